@@ -1,0 +1,21 @@
+"""skelfs: choose which unlabelled rows are worth labelling (ELFS and label-free baselines)."""
+
+from .base import BaseSelector
+from .clustering import KMeansClusterer, estimate_n_clusters
+from .dynamics import DynamicsScorer
+from .estimator import CoresetEstimator, CoresetSampler
+from .pruning import DoubleEndPruner
+from .selector import ELFSSelector
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseSelector",
+    "CoresetEstimator",
+    "CoresetSampler",
+    "DoubleEndPruner",
+    "DynamicsScorer",
+    "ELFSSelector",
+    "KMeansClusterer",
+    "estimate_n_clusters",
+]

@@ -1,0 +1,159 @@
+"""Small helpers shared by every component: input checks, seeds, devices, progress."""
+
+from __future__ import annotations
+
+import numbers
+import sys
+
+import numpy as np
+from sklearn.utils import check_array, check_random_state
+
+# Floating dtypes kept as they are; anything else numeric is converted to float32,
+# which halves memory against float64 and is what the torch stages compute in.
+FLOAT_DTYPES = (np.float32, np.float64, np.float16)
+
+
+def check_embeddings(X, *, name="X", ensure_min_samples=2):
+    """Validate a 2-D numeric matrix of row embeddings without copying when possible.
+
+    Sparse input, NaN/inf, wrong ndim and non-numeric data raise errors that name ``X``.
+    Memory maps and float16/32/64 arrays are returned without a copy.
+    """
+    reject_sparse(X, name)
+    return check_array(
+        X,
+        dtype=list(FLOAT_DTYPES),
+        ensure_all_finite=True,
+        ensure_min_samples=ensure_min_samples,
+        ensure_2d=True,
+        allow_nd=False,
+        input_name=name,
+        copy=False,
+    )
+
+
+def reject_sparse(X, name="X"):
+    """Raise a TypeError naming ``name`` for scipy sparse input."""
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+        raise TypeError(
+            f"{name} is a sparse matrix; skelfs selectors work on dense row embeddings. "
+            f"Convert it with {name}.toarray() (or reduce it first, e.g. with TruncatedSVD)."
+        )
+
+
+def resolve_budget(budget, n_samples):
+    """Turn ``budget`` (int count or float fraction in (0, 1)) into a row count.
+
+    A fraction is floored (with a tolerance for float error, so ``0.29 * 100`` is 29)
+    and never below 1.
+    """
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, numbers.Real):
+        raise TypeError(
+            f"budget must be an int (number of rows) or a float in (0, 1) "
+            f"(fraction of rows), got {budget!r} of type {type(budget).__name__}."
+        )
+    if isinstance(budget, numbers.Integral):
+        if not 1 <= budget <= n_samples:
+            raise ValueError(
+                f"budget={budget} rows is out of range: it must be between 1 and the "
+                f"number of rows n_samples={n_samples}. Pass a float in (0, 1) for a fraction."
+            )
+        return int(budget)
+    if not (np.isfinite(budget) and 0.0 < budget < 1.0):
+        raise ValueError(
+            f"budget={budget!r} is out of range: a float budget is a fraction and must lie "
+            f"in (0, 1); pass an int for a number of rows."
+        )
+    return max(1, int(np.floor(budget * n_samples + 1e-9)))
+
+
+def check_beta(beta, *, allow_auto=True):
+    """Validate the hard-end pruning ratio ``beta`` in [0, 1) (or "auto")."""
+    if allow_auto and isinstance(beta, str) and beta == "auto":
+        return beta
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
+        extra = ' or "auto"' if allow_auto else ""
+        raise TypeError(f"beta must be a float in [0, 1){extra}, got {beta!r}.")
+    if not (np.isfinite(beta) and 0.0 <= beta < 1.0):
+        raise ValueError(
+            f"beta={beta!r} is out of range: it is the fraction of hardest rows dropped "
+            f"and must lie in [0, 1)."
+        )
+    return float(beta)
+
+
+def check_n_clusters(n_clusters, n_samples):
+    """Validate a user-given number of clusters against the number of rows."""
+    if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
+        raise TypeError(f"n_clusters must be an int >= 2 or None, got {n_clusters!r}.")
+    if n_clusters < 2:
+        raise ValueError(f"n_clusters={n_clusters} must be at least 2 (or None to estimate it).")
+    if n_clusters > n_samples:
+        raise ValueError(
+            f"n_clusters={n_clusters} is larger than the number of rows n_samples={n_samples}; "
+            f"use fewer clusters or pass n_clusters=None to estimate it."
+        )
+    return int(n_clusters)
+
+
+def torch_seed(random_state):
+    """Draw an int seed for torch from a sklearn-style ``random_state``."""
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+def resolve_device(device):
+    """Map ``"auto"``/``"cpu"``/``"cuda"``/``"cuda:N"`` (or a torch.device) to a torch.device."""
+    import torch
+
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f'device must be "auto", "cpu", "cuda" or "cuda:N", got {device!r}.')
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f'device="{device}" was requested but CUDA is not available in this torch '
+                f'build or machine; use device="cpu" or device="auto".'
+            )
+        try:
+            return torch.device(device)
+        except RuntimeError as exc:  # e.g. "cuda:x"
+            raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
+    raise ValueError(f'device must be "auto", "cpu", "cuda" or "cuda:N", got {device!r}.')
+
+
+class _PlainProgress:
+    """Fallback progress reporter when tqdm is missing: one line per update to stderr."""
+
+    def __init__(self, total, desc):
+        self.total, self.desc, self.n = total, desc, 0
+
+    def update(self, k=1):
+        self.n += k
+        print(f"{self.desc}: {self.n}/{self.total}", file=sys.stderr, flush=True)
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+class _NoProgress(_PlainProgress):
+    def update(self, k=1):
+        self.n += k
+
+
+def progress(total, desc, verbose):
+    """A progress bar on stderr when ``verbose`` (tqdm if installed), else a silent counter."""
+    if not verbose:
+        return _NoProgress(total, desc)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _PlainProgress(total, desc)
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)

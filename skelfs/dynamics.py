@@ -1,0 +1,314 @@
+"""Proxy training dynamics: train a small torch head on pseudo-labels, score every row.
+
+Per sample and per epoch the head's softmax output ``p`` on that sample (from the
+training forward pass itself, as ELFS/CCS record it, so no extra pass is paid) updates
+a handful of running sums. Memory is O(n) whatever the number of epochs.
+
+Score definitions (``y`` = pseudo-label, ``p`` = softmax at that epoch, ``E`` epochs).
+Every score in ``all_scores_`` is oriented so that **higher = harder**:
+
+==============  ==========================================================================
+``aum``         ``-sum_e (p_y - max_{k != y} p_k)``: negated area under the margin.
+``forgetting``  number of correct -> incorrect transitions between consecutive epochs;
+                a row never predicted correctly gets ``E`` (more than the ``floor(E/2)``
+                any learned row can reach), so never-learned rows rank hardest.
+``el2n``        ``sum_{e < el2n_epochs} ||p - onehot(y)||_2`` (early-training error norm).
+``entropy``     mean over epochs of the predictive entropy ``-sum_k p_k log p_k``.
+``confidence``  ``-mean_e p_y`` (dataset cartography's confidence, negated).
+``variability`` standard deviation over epochs of ``p_y`` (cartography; high = ambiguous).
+``correctness`` ``-(fraction of epochs where argmax p == y)``.
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._utils import FLOAT_DTYPES, progress, reject_sparse, resolve_device, torch_seed
+
+SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
+
+
+class _RunningDynamics:
+    """O(n) per-sample accumulators, updated batch by batch on the training device."""
+
+    def __init__(self, n, device):
+        import torch
+
+        zeros = lambda dtype=torch.float32: torch.zeros(n, dtype=dtype, device=device)  # noqa: E731
+        self.margin_sum = zeros()
+        self.p_y_sum = zeros(torch.float64)  # float64: variability subtracts two sums
+        self.p_y_sq_sum = zeros(torch.float64)
+        self.entropy_sum = zeros()
+        self.el2n_sum = zeros()
+        self.correct_count = zeros(torch.int32)
+        self.forget_count = zeros(torch.int32)
+        self.prev_correct = zeros(torch.bool)
+        self.ever_correct = zeros(torch.bool)
+
+    def update(self, idx, logits, y, *, record_el2n):
+        import torch
+
+        log_p = torch.log_softmax(logits.float(), dim=1)
+        p = log_p.exp()
+        rows = torch.arange(y.shape[0], device=y.device)
+        p_y = p[rows, y]
+        p_other = p.clone()
+        p_other[rows, y] = -1.0
+        margin = p_y - p_other.max(dim=1).values
+        correct = p.argmax(dim=1) == y
+
+        self.margin_sum[idx] += margin
+        self.p_y_sum[idx] += p_y.double()
+        self.p_y_sq_sum[idx] += p_y.double() ** 2
+        self.entropy_sum[idx] += -(p * log_p).sum(dim=1)
+        self.correct_count[idx] += correct.int()
+        self.forget_count[idx] += (self.prev_correct[idx] & ~correct).int()
+        self.prev_correct[idx] = correct
+        self.ever_correct[idx] |= correct
+        if record_el2n:
+            err = p.clone()
+            err[rows, y] -= 1.0
+            self.el2n_sum[idx] += err.norm(dim=1)
+
+    def scores(self, n_epochs):
+        """All scores as float64 numpy arrays, higher = harder."""
+        cpu = lambda t: t.cpu().numpy().astype(np.float64)  # noqa: E731
+        mean_p_y = cpu(self.p_y_sum) / n_epochs
+        var_p_y = np.maximum(cpu(self.p_y_sq_sum) / n_epochs - mean_p_y**2, 0.0)
+        forgetting = cpu(self.forget_count)
+        forgetting[~self.ever_correct.cpu().numpy()] = n_epochs
+        return {
+            "aum": -cpu(self.margin_sum),
+            "forgetting": forgetting,
+            "el2n": cpu(self.el2n_sum),
+            "entropy": cpu(self.entropy_sum) / n_epochs,
+            "confidence": -mean_p_y,
+            "variability": np.sqrt(var_p_y),
+            "correctness": -cpu(self.correct_count) / n_epochs,
+        }
+
+
+def _build_head(n_features, n_classes, hidden_layer_size, dropout):
+    import torch.nn as nn
+
+    if hidden_layer_size is None:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(n_features, n_classes))
+    return nn.Sequential(
+        nn.Linear(n_features, hidden_layer_size),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_layer_size, n_classes),
+    )
+
+
+def _column_moments(X, batch_size):
+    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators)."""
+    s = np.zeros(X.shape[1])
+    ss = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], batch_size):
+        block = np.asarray(X[start : start + batch_size], dtype=np.float64)
+        s += block.sum(axis=0)
+        ss += (block**2).sum(axis=0)
+    mean = s / X.shape[0]
+    std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
+    std[std < 1e-12] = 1.0  # constant columns: leave them centred at zero
+    return mean, std
+
+
+class DynamicsScorer(BaseEstimator):
+    """Score row difficulty from the training dynamics of a small proxy head.
+
+    Trains a linear or one-hidden-layer torch head on ``(X, pseudo_labels)`` with SGD
+    and records, per sample and per epoch, running sums behind the scores listed in
+    the module docstring. Memory is O(n_samples), independent of ``epochs``.
+
+    Parameters
+    ----------
+    score : str, default="aum"
+        Which score ``scores_`` holds: one of ``"aum"``, ``"forgetting"``, ``"el2n"``,
+        ``"entropy"``, ``"confidence"``, ``"variability"``, ``"correctness"``.
+        All of them are computed and kept in ``all_scores_``.
+    hidden_layer_size : int or None, default=None
+        None trains a linear head; an int adds one ReLU hidden layer of that width.
+    epochs : int, default=20
+        Training epochs (each a pass over every row in a new random order).
+    batch_size : int, default=256
+    learning_rate : float, default=0.1
+        SGD learning rate (momentum 0.9), decayed with a cosine schedule.
+    weight_decay : float, default=5e-4
+    input_noise : float, default=0.0
+        Std of Gaussian noise added to the standardised inputs at every step: the
+        embedding-space counterpart of the image augmentations under which ELFS
+        records dynamics. 0 disables it.
+    dropout : float, default=0.0
+        Dropout before the output layer.
+    el2n_epochs : int, default=5
+        EL2N sums the error norm over the first ``el2n_epochs`` epochs.
+    standardize : bool, default=True
+        Standardise features (mean/std from one streamed pass) before training, so
+        one learning rate suits embeddings and tabular data alike.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        ``"auto"`` uses CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and noise; on CPU the same seed gives the same scores.
+    verbose : int, default=0
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_samples,)
+        The chosen score, higher = harder.
+    all_scores_ : dict of str -> ndarray of shape (n_samples,)
+        Every score, higher = harder.
+    classes_ : ndarray
+        The pseudo-label values seen in ``fit``.
+    train_accuracy_ : float
+        Fraction of rows whose pseudo-label the head predicted at the last epoch.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skelfs import DynamicsScorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 1, (50, 4)), rng.normal(4, 1, (50, 4))])
+    >>> y = np.repeat([0, 1], 50)
+    >>> scorer = DynamicsScorer(epochs=5, random_state=0).fit(X, y)
+    >>> scorer.scores_.shape
+    (100,)
+    """
+
+    def __init__(self, score="aum", hidden_layer_size=None, epochs=20, batch_size=256,
+                 learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
+                 el2n_epochs=5, standardize=True, device="auto", random_state=None, verbose=0):
+        self.score = score
+        self.hidden_layer_size = hidden_layer_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.input_noise = input_noise
+        self.dropout = dropout
+        self.el2n_epochs = el2n_epochs
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}.")
+        for name in ("epochs", "batch_size", "el2n_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if self.hidden_layer_size is not None and (
+            not isinstance(self.hidden_layer_size, numbers.Integral) or self.hidden_layer_size < 1
+        ):
+            raise ValueError(
+                f"hidden_layer_size must be None (linear head) or a positive int, "
+                f"got {self.hidden_layer_size!r}."
+            )
+        for name in ("learning_rate", "weight_decay", "input_noise"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a non-negative float, got {value!r}.")
+        if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}.")
+
+    def fit(self, X, y):
+        """Train the proxy head on ``(X, y)`` and compute per-row difficulty scores.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Pseudo-labels (cluster ids), at least two distinct values.
+
+        Returns
+        -------
+        self : object
+        """
+        import torch
+
+        self._check_params()
+        reject_sparse(X)
+        X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False,
+                             ensure_min_samples=2)
+        y = column_or_1d(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "y (the pseudo-labels) has a single class; the proxy head needs at least 2 "
+                "clusters to produce training dynamics."
+            )
+        device = resolve_device(self.device)
+        n, d = X.shape
+        mean, std = _column_moments(X, 8192) if self.standardize else (np.zeros(d), np.ones(d))
+
+        seed = torch_seed(self.random_state)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):  # seed init without touching global RNG
+            torch.manual_seed(seed)
+            head = _build_head(d, classes.size, self.hidden_layer_size, self.dropout).to(device)
+        noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
+        mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
+        std_t = torch.as_tensor(std, dtype=torch.float32, device=device)
+        y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
+        # Rows already in RAM are wrapped without a copy when they are float32;
+        # memory maps are read batch by batch.
+        X_mem = None if isinstance(X, np.memmap) else torch.from_numpy(
+            np.ascontiguousarray(X, dtype=np.float32))
+
+        opt = torch.optim.SGD(head.parameters(), lr=self.learning_rate, momentum=0.9,
+                              weight_decay=self.weight_decay)
+        steps_per_epoch = -(-n // self.batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs * steps_per_epoch)
+        stats = _RunningDynamics(n, device)
+        bar = progress(self.epochs, "proxy dynamics", self.verbose)
+        head.train()
+        try:
+            for epoch in range(self.epochs):
+                perm = torch.randperm(n, generator=gen)
+                for start in range(0, n, self.batch_size):
+                    idx = perm[start : start + self.batch_size]
+                    if X_mem is not None:
+                        xb = X_mem[idx]
+                    else:
+                        sorted_idx = np.sort(idx.numpy())
+                        idx = torch.from_numpy(sorted_idx)
+                        xb = torch.from_numpy(np.asarray(X[sorted_idx], dtype=np.float32))
+                    xb = (xb.to(device, non_blocking=True) - mean_t) / std_t
+                    if self.input_noise > 0:
+                        xb = xb + self.input_noise * torch.randn(
+                            xb.shape, generator=noise_gen, device=device)
+                    idx_d = idx.to(device)
+                    logits = head(xb)
+                    loss = torch.nn.functional.cross_entropy(logits, y_t[idx_d])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    with torch.no_grad():
+                        stats.update(idx_d, logits.detach(), y_t[idx_d],
+                                     record_el2n=epoch < self.el2n_epochs)
+                bar.update()
+        finally:
+            bar.close()
+
+        all_scores = stats.scores(self.epochs)
+        self.all_scores_ = all_scores
+        self.scores_ = all_scores[self.score]
+        self.classes_ = classes
+        self.train_accuracy_ = float(stats.prev_correct.float().mean().item())
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

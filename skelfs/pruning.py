@@ -1,0 +1,172 @@
+"""Double-end pruning: drop the hardest rows, then keep the budget from what remains.
+
+ELFS's difficulty scores come from a proxy trained on *pseudo*-labels, so the very
+hardest rows are mostly pseudo-label noise (rows the clusterer put in the wrong
+cluster). The pruner drops the hardest ``floor(beta * n)`` of them and then fills the
+budget either from the hard end of the rest (``sampling="hard"``) or by
+coverage-centric stratified sampling over the score range (``sampling="ccs"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from ._utils import check_beta
+
+SAMPLING_MODES = ("hard", "ccs")
+
+
+def water_fill(capacities, total):
+    """Split ``total`` units over bins as evenly as their ``capacities`` allow.
+
+    Bins are visited from the smallest capacity up; each takes
+    ``min(capacity, remaining // bins_left)``. This is the CCS budget allocation
+    (small strata are taken whole, the surplus goes to the larger ones) and it
+    allocates exactly ``total`` whenever ``total <= sum(capacities)``.
+
+    Parameters
+    ----------
+    capacities : array-like of int, shape (n_bins,)
+    total : int
+
+    Returns
+    -------
+    alloc : ndarray of int, shape (n_bins,)
+    """
+    capacities = np.asarray(capacities, dtype=np.int64)
+    alloc = np.zeros_like(capacities)
+    remaining = int(total)
+    order = np.argsort(capacities, kind="stable")
+    for i, b in enumerate(order):
+        take = min(int(capacities[b]), remaining // (len(order) - i))
+        alloc[b] = take
+        remaining -= take
+    return alloc
+
+
+def hardest_first(scores, rng):
+    """Indices sorted by descending score; ties broken by a random permutation from ``rng``."""
+    tiebreak = rng.permutation(scores.shape[0])
+    return np.lexsort((tiebreak, -scores))
+
+
+def stratified_sample(scores, n_select, n_strata, rng):
+    """CCS: split the score range into equal-width strata and fill from the smallest up.
+
+    Returns ``n_select`` positions into ``scores`` (exactly, for any ``n_select <=
+    len(scores)``), sampled uniformly inside each stratum.
+    """
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi > lo:
+        width = (hi - lo) / n_strata
+        strata = np.minimum(((scores - lo) / width).astype(np.int64), n_strata - 1)
+    else:  # all scores equal: one stratum, plain uniform sampling
+        strata = np.zeros(scores.shape[0], dtype=np.int64)
+    alloc = water_fill(np.bincount(strata, minlength=n_strata), n_select)
+    # Members of every stratum, grouped, in a random order: take the first alloc[s] of each.
+    order = np.lexsort((rng.permutation(scores.shape[0]), strata))
+    starts = np.searchsorted(strata[order], np.arange(n_strata))
+    return np.concatenate([order[s : s + a] for s, a in zip(starts, alloc) if a > 0])
+
+
+class DoubleEndPruner(BaseEstimator):
+    """Drop the hardest ``beta`` fraction, then select the budget from the rest.
+
+    Parameters
+    ----------
+    beta : float, default=0.1
+        Fraction of the hardest rows dropped before selection, in ``[0, 1)``.
+        ``floor(beta * n)`` rows are dropped (per cluster when ``cluster_balanced``).
+    sampling : {"hard", "ccs"}, default="ccs"
+        ``"hard"`` keeps the hardest remaining rows (ELFS's budget mode);
+        ``"ccs"`` samples uniformly inside equal-width score strata, filling the budget
+        from the smallest stratum up (coverage-centric selection).
+    n_strata : int, default=50
+        Number of strata for ``sampling="ccs"``.
+    cluster_balanced : bool, default=True
+        If True and cluster labels are given, the budget is split as evenly as possible
+        across clusters (small clusters are taken whole, see :func:`water_fill`) and
+        double-end pruning runs inside each cluster. This keeps the selection from
+        collapsing onto the few clusters whose rows the proxy finds hardest.
+    random_state : int, RandomState instance or None, default=None
+        Seeds tie-breaking and the sampling inside strata.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skelfs import DoubleEndPruner
+    >>> scores = np.arange(10.0)            # row 9 is the hardest
+    >>> DoubleEndPruner(beta=0.2, sampling="hard").select(scores, 3)
+    array([5, 6, 7])
+    """
+
+    def __init__(self, beta=0.1, sampling="ccs", n_strata=50, cluster_balanced=True,
+                 random_state=None):
+        self.beta = beta
+        self.sampling = sampling
+        self.n_strata = n_strata
+        self.cluster_balanced = cluster_balanced
+        self.random_state = random_state
+
+    def select(self, scores, n_select, *, groups=None, beta=None):
+        """Return the sorted indices of ``n_select`` rows chosen from ``scores``.
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Difficulty, higher = harder.
+        n_select : int
+            Number of rows to return (exactly).
+        groups : array-like of shape (n_samples,), default=None
+            Cluster labels; used when ``cluster_balanced`` is True.
+        beta : float, default=None
+            Overrides ``self.beta`` (used by the automatic beta search).
+
+        Returns
+        -------
+        indices : ndarray of int, shape (n_select,)
+        """
+        beta = check_beta(self.beta if beta is None else beta, allow_auto=False)
+        if self.sampling not in SAMPLING_MODES:
+            raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
+        if not isinstance(self.n_strata, (int, np.integer)) or self.n_strata < 1:
+            raise ValueError(f"n_strata must be a positive int, got {self.n_strata!r}.")
+        scores = np.asarray(scores, dtype=np.float64).ravel()
+        if not np.all(np.isfinite(scores)):
+            raise ValueError("scores contain NaN or inf; difficulty scores must be finite.")
+        n = scores.shape[0]
+        rng = check_random_state(self.random_state)
+        if groups is None or not self.cluster_balanced:
+            kept = n - int(np.floor(beta * n + 1e-9))
+            self._check_feasible(kept, n_select, beta, n)
+            return np.sort(self._prune(scores, n_select, beta, rng))
+
+        groups = np.asarray(groups).ravel()
+        if groups.shape[0] != n:
+            raise ValueError(f"groups has {groups.shape[0]} entries for {n} scores.")
+        _, group_id = np.unique(groups, return_inverse=True)
+        members = [np.flatnonzero(group_id == g) for g in range(group_id.max() + 1)]
+        kept = np.array([m.size - int(np.floor(beta * m.size + 1e-9)) for m in members])
+        self._check_feasible(int(kept.sum()), n_select, beta, n)
+        alloc = water_fill(kept, n_select)
+        chosen = [m[self._prune(scores[m], a, beta, rng)] for m, a in zip(members, alloc) if a > 0]
+        return np.sort(np.concatenate(chosen))
+
+    def _prune(self, scores, n_select, beta, rng):
+        """Double-end pruning of one group: positions into ``scores``."""
+        order = hardest_first(scores, rng)
+        rest = order[int(np.floor(beta * scores.shape[0] + 1e-9)):]
+        if self.sampling == "hard":
+            return rest[:n_select]
+        return rest[stratified_sample(scores[rest], n_select, self.n_strata, rng)]
+
+    @staticmethod
+    def _check_feasible(kept, n_select, beta, n):
+        if n_select > kept:
+            raise ValueError(
+                f"beta={beta} drops the hardest rows and leaves {kept} of {n} rows, fewer "
+                f"than the budget of {n_select} rows. Lower beta or the budget "
+                f"(beta + budget fraction must stay below 1)."
+            )

@@ -1,0 +1,232 @@
+"""ELFSSelector: label-free coreset selection by composition of swappable components.
+
+pseudo-labels (clusterer) -> difficulty from proxy training dynamics (scorer)
+-> double-end pruning (pruner). This module only wires the components together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from ._utils import check_beta, check_n_clusters, progress
+from .base import BaseSelector
+from .clustering import KMeansClusterer
+from .dynamics import DynamicsScorer
+from .pruning import SAMPLING_MODES, DoubleEndPruner
+
+CLUSTERERS = {"kmeans": KMeansClusterer}
+# Candidate betas for beta="auto" (the grid of the ELFS paper's search, capped at 0.5).
+AUTO_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+class ELFSSelector(BaseSelector):
+    """Effective Label-Free coreset Selection (ELFS, Zheng et al., ICLR 2025).
+
+    1. ``clusterer`` gives every row a pseudo-label;
+    2. ``scorer`` trains a small torch head on the pseudo-labels and turns its training
+       dynamics into a per-row difficulty (higher = harder);
+    3. ``pruner`` drops the hardest ``beta`` fraction (pseudo-label noise gathers
+       there) and takes the budget from the rest.
+
+    Components may be given as strings (built with this selector's ``n_clusters``,
+    ``score``, ``sampling``, ``beta``, ``device``, ``random_state`` and ``verbose``) or as
+    estimator instances, which keep their own settings (they are cloned, never mutated).
+
+    Parameters
+    ----------
+    budget : int or float, default=0.1
+        Rows to select: an int count, or a float fraction in (0, 1).
+    beta : float or "auto", default="auto"
+        Fraction of the hardest rows dropped before selection, in [0, 1). ``"auto"``
+        picks it without labels: for each feasible candidate in ``AUTO_BETAS`` a
+        logistic-regression probe is trained on the selection's pseudo-labels and scored
+        on a held-out split of pseudo-labelled rows; the best candidate wins (ties go to
+        the smaller beta). An explicit beta that leaves fewer rows than the budget raises.
+    n_clusters : int or None, default=None
+        Number of pseudo-label clusters for a clusterer built from a string; None lets
+        the clusterer estimate it label-free.
+    clusterer : "kmeans" or estimator, default="kmeans"
+        Anything with ``fit(X)`` setting ``labels_``.
+    score : str, default="aum"
+        Difficulty score for a scorer built from ``scorer=None`` (see
+        :class:`DynamicsScorer`).
+    scorer : None or estimator, default=None
+        A :class:`DynamicsScorer`-like estimator with ``fit(X, y)`` setting ``scores_``.
+    sampling : {"hard", "ccs"}, default="ccs"
+        Sampling mode for a pruner built from ``pruner=None``.
+    pruner : None or DoubleEndPruner, default=None
+        A pruner instance; its own ``beta`` then applies (``"auto"`` allowed).
+    feature_extractor : None or transformer, default=None
+        Applied to ``X`` before everything else (``fit_transform``). None means ``X`` is
+        already embeddings.
+    device : str, default="auto"
+        Torch device for components built from strings; "auto" uses CUDA when available.
+    random_state : int, RandomState instance or None, default=0
+        Same input and same int seed give the same selection (on CPU).
+    verbose : int, default=0
+        Print stages and show progress bars on stderr.
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of shape (n_selected_,)
+        Sorted indices of the selected rows.
+    n_selected_ : int
+    scores_ : ndarray of shape (n_samples,)
+        Difficulty of every row, higher = harder.
+    pseudo_labels_ : ndarray of shape (n_samples,)
+        Cluster id of every row.
+    n_clusters_ : int
+    beta_ : float
+        The beta used (the chosen one when ``beta="auto"``).
+    auto_beta_scores_ : dict
+        Held-out pseudo-label accuracy per candidate beta (empty unless ``"auto"``).
+    clusterer_, scorer_, pruner_ : fitted components
+    n_samples_fit_, n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skelfs import ELFSSelector
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> sel = ELFSSelector(budget=0.1, n_clusters=10, random_state=0).fit(X)
+    >>> sel.n_selected_
+    179
+    >>> sel.get_support(indices=True)[:3].tolist() == sorted(sel.sample_indices_[:3])
+    True
+    """
+
+    def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
+                 score="aum", scorer=None, sampling="ccs", pruner=None,
+                 feature_extractor=None, device="auto", random_state=0, verbose=0):
+        self.budget = budget
+        self.beta = beta
+        self.n_clusters = n_clusters
+        self.clusterer = clusterer
+        self.score = score
+        self.scorer = scorer
+        self.sampling = sampling
+        self.pruner = pruner
+        self.feature_extractor = feature_extractor
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- component construction ----------------------------------------------------------
+    def _make_components(self, n_samples, rng):
+        seeds = rng.randint(0, 2**31 - 1, size=3)
+        if isinstance(self.clusterer, str):
+            if self.clusterer not in CLUSTERERS:
+                raise ValueError(
+                    f"clusterer must be one of {sorted(CLUSTERERS)} or an estimator with "
+                    f"fit(X) -> labels_, got {self.clusterer!r}."
+                )
+            if self.n_clusters is not None:
+                check_n_clusters(self.n_clusters, n_samples)
+            clusterer = CLUSTERERS[self.clusterer](n_clusters=self.n_clusters,
+                                                   random_state=seeds[0])
+        else:
+            clusterer = _clone_component(self.clusterer, "clusterer", "fit")
+
+        if self.scorer is None:
+            scorer = DynamicsScorer(score=self.score, device=self.device,
+                                    random_state=seeds[1], verbose=self.verbose)
+        else:
+            scorer = _clone_component(self.scorer, "scorer", "fit")
+
+        if self.pruner is None:
+            if self.sampling not in SAMPLING_MODES:
+                raise ValueError(
+                    f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
+            beta = check_beta(self.beta)
+            pruner = DoubleEndPruner(beta=0.0 if beta == "auto" else beta,
+                                     sampling=self.sampling, random_state=seeds[2])
+            wanted_beta = beta
+        else:
+            pruner = _clone_component(self.pruner, "pruner", "select")
+            wanted_beta = check_beta(pruner.beta)
+        return clusterer, scorer, pruner, wanted_beta
+
+    # -- selection -----------------------------------------------------------------------
+    def _select(self, X, n_select):
+        rng = check_random_state(self.random_state)
+        clusterer, scorer, pruner, wanted_beta = self._make_components(X.shape[0], rng)
+        if wanted_beta != "auto":
+            # Fail before the expensive stages when beta and budget cannot both hold.
+            pruner._check_feasible(X.shape[0] - int(np.floor(wanted_beta * X.shape[0] + 1e-9)),
+                                   n_select, wanted_beta, X.shape[0])
+        Z = X
+        if self.feature_extractor is not None:
+            Z = clone(self.feature_extractor).fit_transform(X)
+        stages = progress(3, "ELFS", self.verbose)
+        try:
+            labels = np.asarray(clusterer.fit(Z).labels_)
+            stages.update()
+            scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
+            stages.update()
+            auto_scores = {}
+            if wanted_beta == "auto":
+                beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng)
+            else:
+                beta = wanted_beta
+            idx = pruner.select(scores, n_select, groups=labels, beta=beta)
+            stages.update()
+        finally:
+            stages.close()
+        return {
+            "sample_indices_": idx,
+            "scores_": scores,
+            "pseudo_labels_": labels,
+            "n_clusters_": int(np.unique(labels).size),
+            "beta_": float(beta),
+            "auto_beta_scores_": auto_scores,
+            "clusterer_": clusterer,
+            "scorer_": scorer,
+            "pruner_": pruner,
+        }
+
+
+def _clone_component(component, name, method):
+    if not hasattr(component, method):
+        raise TypeError(
+            f"{name} must be a string shortcut or an estimator with a {method}() method, "
+            f"got {component!r}."
+        )
+    return clone(component)
+
+
+def _auto_beta(X, labels, scores, n_select, pruner, rng, *, holdout=0.2, max_holdout=5000):
+    """Pick beta label-free: probe accuracy on held-out *pseudo*-labels per candidate.
+
+    The pool is split once; each candidate beta selects (with the pruner) from the
+    non-held-out rows at the same budget fraction, a standardised logistic regression is
+    trained on the selection's pseudo-labels, and its accuracy on the held-out rows'
+    pseudo-labels is the candidate's score.
+    """
+    n = X.shape[0]
+    n_val = int(min(max_holdout, max(1, round(holdout * n))))
+    perm = rng.permutation(n)
+    val, rest = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    n_sub = max(1, int(round(n_select * rest.size / n)))
+    X_val = np.asarray(X[val], dtype=np.float32)
+    results = {}
+    for beta in AUTO_BETAS:
+        kept = rest.size - int(np.floor(beta * rest.size + 1e-9))
+        if n_sub > kept or n_select > n - int(np.floor(beta * n + 1e-9)):
+            continue  # infeasible at this budget: only feasible candidates are tried
+        pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta)]
+        if np.unique(labels[pick]).size < 2:
+            # A single-class selection predicts one cluster everywhere.
+            results[beta] = float(np.mean(labels[val] == labels[pick][0]))
+            continue
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+        probe.fit(np.asarray(X[pick], dtype=np.float32), labels[pick])
+        results[beta] = float(probe.score(X_val, labels[val]))
+    if not results:
+        return 0.0, results
+    best = max(results.values())
+    return min(b for b, acc in results.items() if acc == best), results
