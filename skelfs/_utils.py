@@ -6,7 +6,7 @@ import numbers
 import sys
 
 import numpy as np
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import _safe_indexing, check_array, check_random_state
 
 # Floating dtypes kept as they are; anything else numeric is converted to float32,
 # which halves memory against float64 and is what the torch stages compute in.
@@ -39,6 +39,17 @@ def reject_sparse(X, name="X"):
             f"{name} is a sparse matrix; skelfs selectors work on dense row embeddings. "
             f"Convert it with {name}.toarray() (or reduce it first, e.g. with TruncatedSVD)."
         )
+
+
+def take_rows(X, indices):
+    """Rows ``indices`` of ``X`` in its own container type (a DataFrame keeps its index).
+
+    Array-likes that cannot be indexed (objects exposing only ``__array__``) are
+    converted to an ndarray first.
+    """
+    if not hasattr(X, "__getitem__"):
+        X = np.asarray(X)
+    return _safe_indexing(X, indices, axis=0)
 
 
 def resolve_budget(budget, n_samples):
@@ -82,12 +93,19 @@ def check_beta(beta, *, allow_auto=True):
     return float(beta)
 
 
-def check_n_clusters(n_clusters, n_samples):
-    """Validate a user-given number of clusters against the number of rows."""
+def check_n_clusters(n_clusters, n_samples, minimum=2):
+    """Validate a user-given number of clusters against the number of rows.
+
+    ELFS needs at least two pseudo-label clusters (a proxy head has nothing to learn from
+    one); a plain clusterer accepts ``minimum=1``.
+    """
     if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
-        raise TypeError(f"n_clusters must be an int >= 2 or None, got {n_clusters!r}.")
-    if n_clusters < 2:
-        raise ValueError(f"n_clusters={n_clusters} must be at least 2 (or None to estimate it).")
+        raise TypeError(f"n_clusters must be an int >= {minimum} or None, got {n_clusters!r}.")
+    if n_clusters < minimum:
+        raise ValueError(
+            f"n_clusters={n_clusters} must be at least {minimum} (or None to estimate it): "
+            f"ELFS learns training dynamics on pseudo-labels, which needs two clusters or more."
+        )
     if n_clusters > n_samples:
         raise ValueError(
             f"n_clusters={n_clusters} is larger than the number of rows n_samples={n_samples}; "

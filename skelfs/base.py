@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils import TransformerTags
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from ._utils import FLOAT_DTYPES, reject_sparse, resolve_budget
+from ._utils import FLOAT_DTYPES, reject_sparse, resolve_budget, take_rows
 
 
 class BaseSelector(BaseEstimator):
@@ -107,14 +107,14 @@ class BaseSelector(BaseEstimator):
         """
         check_is_fitted(self, "sample_indices_")
         validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), copy=False)
-        n_rows = X.shape[0]
+        n_rows = _num_samples(X)
         if n_rows != self.n_samples_fit_:
             raise ValueError(
                 f"transform(X) returns the selected rows of the pool seen in fit, which had "
                 f"{self.n_samples_fit_} rows; X has {n_rows}. A selector is not a "
                 f"feature transformer: call fit on the new pool instead."
             )
-        return _safe_indexing(X, self.sample_indices_, axis=0)
+        return take_rows(X, self.sample_indices_)
 
     def fit_transform(self, X, y=None):
         """Fit on the pool ``X`` and return its selected rows (same container type)."""
@@ -133,4 +133,7 @@ class BaseSelector(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         tags.requires_fit = True
+        # transform exists (it returns the selected rows), so sklearn treats a selector as
+        # a transformer; the selected rows keep the input dtype.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         return tags

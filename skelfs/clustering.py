@@ -72,7 +72,8 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int or None, default=None
-        Number of clusters, at least 2 and at most the number of rows.
+        Number of clusters, at least 1 and at most the number of rows (ELFS itself
+        needs 2 or more).
     algorithm : {"auto", "lloyd", "minibatch"}, default="auto"
     n_init : int, default=3
         k-means restarts; the lowest inertia wins.
@@ -87,6 +88,8 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         Cluster id of every row, in ``0 .. n_clusters_ - 1``.
     n_clusters_ : int
     cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+    n_iter_ : int
+        Iterations run by the final k-means.
     silhouettes_ : dict
         Silhouette per candidate K when ``n_clusters`` was estimated, else empty.
     n_features_in_ : int
@@ -128,7 +131,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         if self.n_clusters is None:
             k, silhouettes = estimate_n_clusters(X, random_state=rng)
         else:
-            k = check_n_clusters(self.n_clusters, X.shape[0])
+            k = check_n_clusters(self.n_clusters, X.shape[0], minimum=1)
         for name in ("n_init", "max_iter", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
@@ -147,5 +150,6 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         self.labels_ = labels.astype(np.intp)
         self.n_clusters_ = int(used.size)
         self.cluster_centers_ = km.cluster_centers_[used]
+        self.n_iter_ = int(km.n_iter_)
         self.silhouettes_ = silhouettes
         return self

@@ -129,7 +129,7 @@ class DynamicsScorer(BaseEstimator):
 
     Parameters
     ----------
-    score : str, default="aum"
+    difficulty : str, default="aum"
         Which score ``scores_`` holds: one of ``"aum"``, ``"forgetting"``, ``"el2n"``,
         ``"entropy"``, ``"confidence"``, ``"variability"``, ``"correctness"``.
         All of them are computed and kept in ``all_scores_``.
@@ -183,10 +183,10 @@ class DynamicsScorer(BaseEstimator):
     (100,)
     """
 
-    def __init__(self, score="aum", hidden_layer_size=None, epochs=20, batch_size=256,
+    def __init__(self, difficulty="aum", hidden_layer_size=None, epochs=20, batch_size=256,
                  learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
                  el2n_epochs=5, standardize=True, device="auto", random_state=None, verbose=0):
-        self.score = score
+        self.difficulty = difficulty
         self.hidden_layer_size = hidden_layer_size
         self.epochs = epochs
         self.batch_size = batch_size
@@ -201,8 +201,8 @@ class DynamicsScorer(BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        if self.score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}.")
+        if self.difficulty not in SCORES:
+            raise ValueError(f"difficulty must be one of {SCORES}, got {self.difficulty!r}.")
         for name in ("epochs", "batch_size", "el2n_epochs"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -252,19 +252,28 @@ class DynamicsScorer(BaseEstimator):
         mean, std = _column_moments(X, 8192) if self.standardize else (np.zeros(d), np.ones(d))
 
         seed = torch_seed(self.random_state)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        with torch.random.fork_rng(devices=[]):  # seed init without touching global RNG
+        fork = [device.index or 0] if device.type == "cuda" else []
+        # A forked, seeded RNG makes init, shuffling, noise and dropout reproducible
+        # without touching the caller's global torch RNG.
+        with torch.random.fork_rng(devices=fork):
             torch.manual_seed(seed)
-            head = _build_head(d, classes.size, self.hidden_layer_size, self.dropout).to(device)
-        noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
+            stats = self._train(X, y_enc, classes.size, mean, std, device)
+        all_scores = stats.scores(self.epochs)
+        self.all_scores_ = all_scores
+        self.scores_ = all_scores[self.difficulty]
+        self.classes_ = classes
+        self.train_accuracy_ = float(stats.prev_correct.float().mean().item())
+        return self
+
+    def _train(self, X, y_enc, n_classes, mean, std, device):
+        """SGD on the proxy head; returns the filled running-sum accumulators."""
+        import torch
+
+        n, d = X.shape
+        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout).to(device)
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         std_t = torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
-        # Rows already in RAM are wrapped without a copy when they are float32;
-        # memory maps are read batch by batch.
-        X_mem = None if isinstance(X, np.memmap) else torch.from_numpy(
-            np.ascontiguousarray(X, dtype=np.float32))
-
         opt = torch.optim.SGD(head.parameters(), lr=self.learning_rate, momentum=0.9,
                               weight_decay=self.weight_decay)
         steps_per_epoch = -(-n // self.batch_size)
@@ -274,39 +283,29 @@ class DynamicsScorer(BaseEstimator):
         head.train()
         try:
             for epoch in range(self.epochs):
-                perm = torch.randperm(n, generator=gen)
+                perm = torch.randperm(n).numpy()
                 for start in range(0, n, self.batch_size):
-                    idx = perm[start : start + self.batch_size]
-                    if X_mem is not None:
-                        xb = X_mem[idx]
-                    else:
-                        sorted_idx = np.sort(idx.numpy())
-                        idx = torch.from_numpy(sorted_idx)
-                        xb = torch.from_numpy(np.asarray(X[sorted_idx], dtype=np.float32))
-                    xb = (xb.to(device, non_blocking=True) - mean_t) / std_t
+                    # Sorted row order reads memory maps sequentially; the batch is
+                    # still a uniformly random subset.
+                    rows = np.sort(perm[start : start + self.batch_size])
+                    xb = torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).to(device)
+                    xb = (xb - mean_t) / std_t
                     if self.input_noise > 0:
-                        xb = xb + self.input_noise * torch.randn(
-                            xb.shape, generator=noise_gen, device=device)
-                    idx_d = idx.to(device)
+                        xb = xb + self.input_noise * torch.randn(xb.shape, device=device)
+                    idx = torch.from_numpy(rows).to(device)
                     logits = head(xb)
-                    loss = torch.nn.functional.cross_entropy(logits, y_t[idx_d])
+                    loss = torch.nn.functional.cross_entropy(logits, y_t[idx])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     sched.step()
                     with torch.no_grad():
-                        stats.update(idx_d, logits.detach(), y_t[idx_d],
+                        stats.update(idx, logits.detach(), y_t[idx],
                                      record_el2n=epoch < self.el2n_epochs)
                 bar.update()
         finally:
             bar.close()
-
-        all_scores = stats.scores(self.epochs)
-        self.all_scores_ = all_scores
-        self.scores_ = all_scores[self.score]
-        self.classes_ = classes
-        self.train_accuracy_ = float(stats.prev_correct.float().mean().item())
-        return self
+        return stats
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
+
+from ._utils import take_rows
 
 
 def _estimator_has(attr):
@@ -28,8 +29,10 @@ def _estimator_has(attr):
 def _select_rows(selector, X, y):
     """Fit a clone of ``selector`` on X (no labels) and return it with the selected (X, y)."""
     if y is None:
-        raise ValueError("y is required: it is read at the selected rows only.")
-    n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        raise ValueError(
+            "requires y to be passed, but the target y is None: y holds the labels, read "
+            "only at the selected rows (pass placeholders for rows not yet labelled).")
+    n_rows = _num_samples(X)
     y_arr = np.asarray(y)
     if y_arr.ndim == 0 or y_arr.shape[0] != n_rows:
         raise ValueError(
@@ -38,7 +41,7 @@ def _select_rows(selector, X, y):
         )
     selector = clone(selector).fit(X)
     idx = selector.get_support(indices=True)
-    return selector, _safe_indexing(X, idx, axis=0), _safe_indexing(y, idx, axis=0)
+    return selector, take_rows(X, idx), take_rows(y, idx)
 
 
 class CoresetEstimator(MetaEstimatorMixin, BaseEstimator):

@@ -34,8 +34,10 @@ class ELFSSelector(BaseSelector):
        there) and takes the budget from the rest.
 
     Components may be given as strings (built with this selector's ``n_clusters``,
-    ``score``, ``sampling``, ``beta``, ``device``, ``random_state`` and ``verbose``) or as
-    estimator instances, which keep their own settings (they are cloned, never mutated).
+    ``difficulty``, ``sampling``, ``beta``, ``device``, ``random_state`` and ``verbose``) or as
+    estimator instances, which keep their own settings (they are cloned, never mutated),
+    except that an instance whose ``random_state`` is None is seeded from this selector's
+    ``random_state``, so that one seed makes the whole selection reproducible.
 
     Parameters
     ----------
@@ -52,9 +54,10 @@ class ELFSSelector(BaseSelector):
         the clusterer estimate it label-free.
     clusterer : "kmeans" or estimator, default="kmeans"
         Anything with ``fit(X)`` setting ``labels_``.
-    score : str, default="aum"
+    difficulty : str, default="aum"
         Difficulty score for a scorer built from ``scorer=None`` (see
-        :class:`DynamicsScorer`).
+        :class:`DynamicsScorer`). Named ``difficulty`` rather than ``score`` because
+        ``score`` is the name of scikit-learn's evaluation method.
     scorer : None or estimator, default=None
         A :class:`DynamicsScorer`-like estimator with ``fit(X, y)`` setting ``scores_``.
     sampling : {"hard", "ccs"}, default="ccs"
@@ -101,13 +104,13 @@ class ELFSSelector(BaseSelector):
     """
 
     def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
-                 score="aum", scorer=None, sampling="ccs", pruner=None,
+                 difficulty="aum", scorer=None, sampling="ccs", pruner=None,
                  feature_extractor=None, device="auto", random_state=0, verbose=0):
         self.budget = budget
         self.beta = beta
         self.n_clusters = n_clusters
         self.clusterer = clusterer
-        self.score = score
+        self.difficulty = difficulty
         self.scorer = scorer
         self.sampling = sampling
         self.pruner = pruner
@@ -130,13 +133,13 @@ class ELFSSelector(BaseSelector):
             clusterer = CLUSTERERS[self.clusterer](n_clusters=self.n_clusters,
                                                    random_state=seeds[0])
         else:
-            clusterer = _clone_component(self.clusterer, "clusterer", "fit")
+            clusterer = _clone_component(self.clusterer, "clusterer", "fit", seeds[0])
 
         if self.scorer is None:
-            scorer = DynamicsScorer(score=self.score, device=self.device,
+            scorer = DynamicsScorer(difficulty=self.difficulty, device=self.device,
                                     random_state=seeds[1], verbose=self.verbose)
         else:
-            scorer = _clone_component(self.scorer, "scorer", "fit")
+            scorer = _clone_component(self.scorer, "scorer", "fit", seeds[1])
 
         if self.pruner is None:
             if self.sampling not in SAMPLING_MODES:
@@ -147,7 +150,7 @@ class ELFSSelector(BaseSelector):
                                      sampling=self.sampling, random_state=seeds[2])
             wanted_beta = beta
         else:
-            pruner = _clone_component(self.pruner, "pruner", "select")
+            pruner = _clone_component(self.pruner, "pruner", "select", seeds[2])
             wanted_beta = check_beta(pruner.beta)
         return clusterer, scorer, pruner, wanted_beta
 
@@ -190,13 +193,17 @@ class ELFSSelector(BaseSelector):
         }
 
 
-def _clone_component(component, name, method):
+def _clone_component(component, name, method, seed):
+    """Clone a user's component; seed it from the selector if its random_state is None."""
     if not hasattr(component, method):
         raise TypeError(
             f"{name} must be a string shortcut or an estimator with a {method}() method, "
             f"got {component!r}."
         )
-    return clone(component)
+    component = clone(component)
+    if component.get_params(deep=False).get("random_state", 0) is None:
+        component.set_params(random_state=seed)
+    return component
 
 
 def _auto_beta(X, labels, scores, n_select, pruner, rng, *, holdout=0.2, max_holdout=5000):

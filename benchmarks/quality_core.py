@@ -1,0 +1,390 @@
+"""Selection quality of ELFS against random on the real benchmark embeddings.
+
+For every dataset, seed and budget, each method selects rows of the *unlabelled* train
+pool; only then are the true labels of the selected rows revealed, a
+``LogisticRegression(C=1.0, max_iter=1000)`` probe is trained on them and its accuracy on
+the test split is reported (DESIGN.md section 4). Labels never reach a selector.
+
+Methods
+-------
+``random``
+    A uniform sample of the same size, ``np.random.RandomState(seed)``.
+``elfs``
+    ``ELFSSelector(budget=b, random_state=seed)`` with its defaults.
+named variants (``--variant NAME=JSON``)
+    ``ELFSSelector(budget=b, random_state=seed, **JSON)``. Two keys are turned into
+    component instances: ``"scorer": {...}`` becomes ``DynamicsScorer(**kw,
+    random_state=seed)`` and ``"pruner": {...}`` becomes ``DoubleEndPruner(**kw,
+    random_state=seed)`` (an instance keeps its own settings: with ``"pruner"`` the
+    selector's ``beta``/``sampling`` are ignored, use the pruner's; with ``"scorer"`` the
+    selector's ``score`` is ignored). ``"n_clusters": "classes"`` or ``"classes*2"`` sets
+    K to (a multiple of) the dataset's true number of classes: an *oracle* setting, for
+    exploration only, since it reads a label-derived number.
+
+Reusing fits across budgets
+---------------------------
+Clustering and proxy training do not depend on the budget, but ``ELFSSelector`` redoes
+them for every budget. By default this script fits each (dataset, seed, method) once, at
+the first budget, and re-runs only the budget-dependent step for the other budgets
+(``beta="auto"`` search, then ``pruner_.select``) with the same random streams the
+selector uses, so every selection is exactly what ``ELFSSelector(budget=b).fit(X)`` returns.
+``--verify-reuse`` checks that claim by also refitting from scratch for every reused case;
+``--no-reuse`` always refits from scratch. In reuse mode the ``seconds`` column is still
+the cost of a fresh fit: the shared stages' time plus this budget's selection time.
+
+Outputs: a CSV with one row per (dataset, method, budget, seed), and a markdown summary
+(mean +- std over seeds, and the paired per-seed difference to ``random``) printed to
+stdout and written to ``--out-md``. ``--summarize CSV...`` only rebuilds the summary.
+
+Examples
+--------
+Default run (3 datasets x 4 budgets x 3 seeds x {random, elfs})::
+
+    python benchmarks/quality_core.py --out-csv benchmarks/results/core.csv \
+        --out-md benchmarks/results/core.md
+
+A variant::
+
+    python benchmarks/quality_core.py --seeds 0 --methods random hard_b0 \
+        --variant 'hard_b0={"sampling": "hard", "beta": 0.0}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if importlib.util.find_spec("skelfs") is None:
+    sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
+
+import skelfs  # noqa: E402
+from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector  # noqa: E402
+from skelfs._utils import resolve_budget  # noqa: E402
+from skelfs.selector import _auto_beta  # noqa: E402
+
+DATASETS = ("ag_news_test7600", "banking77", "letter")
+TABULAR = {"letter"}  # standardised with a StandardScaler fitted on train X (label-free)
+BUDGETS = (0.01, 0.05, 0.10, 0.30)
+SEEDS = (0, 1, 2)
+FIELDS = ("dataset", "method", "budget", "seed", "n_selected", "accuracy", "seconds",
+          "beta_chosen", "n_clusters")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- data ---------------------------------------------------------------------------------
+def load_dataset(data_dir, name):
+    """Train/test arrays as float32; tabular sets standardised on train X only."""
+    tr = np.load(Path(data_dir) / name / "train.npz")
+    te = np.load(Path(data_dir) / name / "test.npz")
+    X, y = tr["X"].astype(np.float32), np.asarray(tr["y"])
+    X_test, y_test = te["X"].astype(np.float32), np.asarray(te["y"])
+    if name in TABULAR:
+        scaler = StandardScaler().fit(X)  # fitted on the unlabelled pool: label-free
+        X = scaler.transform(X).astype(np.float32)
+        X_test = scaler.transform(X_test).astype(np.float32)
+    return X, y, X_test, y_test
+
+
+def probe_accuracy(X, y, rows, X_test, y_test):
+    """Reveal the labels of ``rows``, train the logistic probe, score it on test."""
+    y_sel = y[rows]
+    if np.unique(y_sel).size < 2:  # a one-class selection can only predict that class
+        return float(np.mean(y_test == y_sel[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(C=1.0, max_iter=1000).fit(X[rows], y_sel)
+    return float(clf.score(X_test, y_test))
+
+
+# -- methods ------------------------------------------------------------------------------
+def parse_variant(text):
+    """``NAME=JSON`` -> (name, dict of ELFSSelector kwargs)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--variant must be NAME=JSON, got {text!r}")
+    if name in ("random", "elfs"):
+        raise argparse.ArgumentTypeError(f"variant name {name!r} is reserved")
+    try:
+        kwargs = json.loads(spec)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--variant {name}: invalid JSON ({exc})") from None
+    if not isinstance(kwargs, dict):
+        raise argparse.ArgumentTypeError(f"--variant {name}: JSON must be an object")
+    return name, kwargs
+
+
+def build_selector(kwargs, budget, seed, n_classes):
+    """ELFSSelector for one variant; JSON sub-dicts become seeded component instances."""
+    kw = dict(kwargs)
+    if isinstance(kw.get("scorer"), dict):
+        kw["scorer"] = DynamicsScorer(**kw["scorer"], random_state=seed)
+    if isinstance(kw.get("pruner"), dict):
+        kw["pruner"] = DoubleEndPruner(**kw["pruner"], random_state=seed)
+    k = kw.get("n_clusters")
+    if isinstance(k, str):  # oracle K: "classes" or "classes*F"
+        base, _, factor = k.partition("*")
+        if base != "classes":
+            raise ValueError(f'n_clusters must be an int, null, "classes" or "classes*F": {k!r}')
+        kw["n_clusters"] = int(round(n_classes * (float(factor) if factor else 1.0)))
+    return ELFSSelector(budget=budget, random_state=seed, **kw)
+
+
+def wanted_beta(sel):
+    """The beta a fitted selector was asked for (a float or "auto")."""
+    return sel.pruner_.beta if sel.pruner is not None else sel.beta
+
+
+def reselect(sel, X, n_select):
+    """The selection ``ELFSSelector(budget=n_select)`` would make, from a fitted ``sel``.
+
+    Reuses ``sel``'s pseudo-labels and scores and replays the selector's random
+    stream: ``_select`` draws three component seeds from ``RandomState(random_state)``
+    and hands the same generator to the beta search.
+    """
+    if not isinstance(sel.random_state, (int, np.integer)):
+        raise ValueError("reselect needs an int random_state to replay the random stream")
+    beta = wanted_beta(sel)
+    if beta == "auto":
+        rng = check_random_state(sel.random_state)
+        rng.randint(0, 2**31 - 1, size=3)  # the component seeds drawn in _make_components
+        beta, _ = _auto_beta(X, sel.pseudo_labels_, sel.scores_, n_select, sel.pruner_, rng)
+    else:
+        n = X.shape[0]  # the selector's early feasibility check, same message
+        sel.pruner_._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
+    idx = sel.pruner_.select(sel.scores_, n_select, groups=sel.pseudo_labels_, beta=beta)
+    return np.sort(np.asarray(idx, dtype=np.intp)), float(beta)
+
+
+def run_method(name, kwargs, data, budgets, seed, *, reuse, verify):
+    """Yield one result dict per budget for one (dataset, seed, method)."""
+    X, y, X_test, y_test = data
+    n = X.shape[0]
+    n_classes = int(np.unique(y).size)
+    base = dict(method=name, seed=seed)
+
+    if name == "random":
+        for b in budgets:
+            t0 = time.perf_counter()
+            n_sel = resolve_budget(b, n)
+            rows = np.random.RandomState(seed).choice(n, n_sel, replace=False)
+            secs = time.perf_counter() - t0
+            yield dict(base, budget=b, n_selected=n_sel, seconds=secs, beta_chosen="",
+                       n_clusters="", accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+        return
+
+    fitted, shared_secs = None, None
+    for b in budgets:
+        n_sel = resolve_budget(b, n)
+        try:
+            if fitted is None or not reuse:
+                sel = build_selector(kwargs, b, seed, n_classes)
+                t0 = time.perf_counter()
+                sel.fit(X)
+                secs = time.perf_counter() - t0
+                rows, beta = sel.sample_indices_, sel.beta_
+                if reuse:
+                    # Time the budget-dependent step alone (and check it replays exactly),
+                    # so that later budgets can report the cost of a fresh fit.
+                    t0 = time.perf_counter()
+                    again, again_beta = reselect(sel, X, n_sel)
+                    sel_secs = time.perf_counter() - t0
+                    if not (np.array_equal(again, rows) and again_beta == beta):
+                        raise AssertionError(f"{name}: reselect does not replay the fit")
+                    fitted, shared_secs = sel, max(0.0, secs - sel_secs)
+            else:
+                t0 = time.perf_counter()
+                rows, beta = reselect(fitted, X, n_sel)
+                secs = shared_secs + time.perf_counter() - t0
+                sel = fitted
+                if verify:
+                    fresh = build_selector(kwargs, b, seed, n_classes).fit(X)
+                    same = np.array_equal(fresh.sample_indices_, rows) and fresh.beta_ == beta
+                    log(f"  verify-reuse {name} budget={b} seed={seed}: "
+                        f"{'identical' if same else 'DIFFERENT'}")
+                    if not same:
+                        raise AssertionError(f"{name} budget={b}: reuse differs from a fresh fit")
+        except ValueError as exc:  # e.g. an explicit beta infeasible at this budget
+            log(f"  {name} budget={b} seed={seed}: skipped ({exc})")
+            yield dict(base, budget=b, n_selected=0, seconds=float("nan"), beta_chosen="",
+                       n_clusters="", accuracy=float("nan"))
+            continue
+        yield dict(base, budget=b, n_selected=int(rows.size), seconds=secs,
+                   beta_chosen=beta, n_clusters=int(sel.n_clusters_),
+                   accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+
+
+# -- summary ------------------------------------------------------------------------------
+def _fmt(values, scale=100.0, digits=1):
+    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float) * scale
+    if v.size == 0:
+        return "n/a"
+    if v.size == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=0):.{digits}f}"
+
+
+def _num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def summarize(rows):
+    """Markdown: per dataset x budget x method, accuracy and paired difference to random."""
+    rows = [dict(r) for r in rows]
+    for r in rows:
+        r["budget"], r["seed"] = float(r["budget"]), int(r["seed"])
+        r["accuracy"], r["seconds"] = _num(r["accuracy"]), _num(r["seconds"])
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    methods = (["random"] if "random" in methods else []) + [m for m in methods if m != "random"]
+    index = {(r["dataset"], r["method"], r["budget"], r["seed"]): r for r in rows}
+
+    out = ["Test accuracy (%) of a logistic probe trained on the selected rows: mean ± std "
+           "over seeds (population std). Δ random: per-seed paired difference to `random` "
+           "(same dataset, budget, seed), mean ± std. β: chosen beta(s); K: clusters; "
+           "s: seconds per selection (a fresh fit).", ""]
+    out += ["| dataset | budget | method | seeds | accuracy | Δ random | β | K | s |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    wide = {}
+    for ds in datasets:
+        budgets = sorted({r["budget"] for r in rows if r["dataset"] == ds})
+        for b in budgets:
+            for m in methods:
+                cell = sorted((r for (d, mm, bb, _), r in index.items()
+                               if d == ds and mm == m and bb == b), key=lambda r: r["seed"])
+                if not cell:
+                    continue
+                accs = [r["accuracy"] for r in cell]
+                diffs = [r["accuracy"] - index[(ds, "random", b, r["seed"])]["accuracy"]
+                         for r in cell if (ds, "random", b, r["seed"]) in index]
+                delta = _fmt(diffs) if m != "random" and diffs else ""
+                if m != "random" and diffs:
+                    delta = ("+" if np.nanmean(diffs) >= 0 else "") + delta
+                betas = sorted({str(r["beta_chosen"]) for r in cell if r["beta_chosen"] != ""})
+                ks = sorted({str(r["n_clusters"]) for r in cell if r["n_clusters"] != ""},
+                            key=lambda s: float(s))
+                secs = [r["seconds"] for r in cell]
+                out.append(f"| {ds} | {b:g} | {m} | {len(cell)} | {_fmt(accs)} | {delta} | "
+                           f"{','.join(betas)} | {','.join(ks)} | {_fmt(secs, 1.0)} |")
+                wide[(ds, b, m)] = (_fmt(accs), delta)
+    # Compact view: one row per dataset x budget, one column per method.
+    out += ["", "Compact: accuracy (Δ random) per method.", "",
+            "| dataset | budget | " + " | ".join(methods) + " |",
+            "|---|---|" + "---|" * len(methods)]
+    for ds in datasets:
+        for b in sorted({r["budget"] for r in rows if r["dataset"] == ds}):
+            cells = []
+            for m in methods:
+                acc, delta = wide.get((ds, b, m), ("", ""))
+                cells.append(f"{acc} ({delta})" if delta else acc)
+            out.append(f"| {ds} | {b:g} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def read_csvs(paths):
+    rows = []
+    for p in paths:
+        with open(p, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
+
+
+# -- main ---------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--budgets", nargs="+", type=float, default=list(BUDGETS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    ap.add_argument("--variant", action="append", default=[], type=parse_variant,
+                    metavar="NAME=JSON", help="named ELFSSelector kwargs (repeatable)")
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="methods to run (default: random, elfs and every --variant)")
+    ap.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+                    help="folder holding <dataset>/{train,test}.npz (default: ../shared/data "
+                         "relative to the repository root)")
+    ap.add_argument("--out-csv", type=Path, default=None)
+    ap.add_argument("--out-md", type=Path, default=None)
+    ap.add_argument("--no-reuse", dest="reuse", action="store_false",
+                    help="refit the whole selector for every budget")
+    ap.add_argument("--verify-reuse", action="store_true",
+                    help="also refit from scratch for each reused budget and check equality")
+    ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
+                    help="only rebuild the markdown summary from existing CSV files")
+    args = ap.parse_args(argv)
+
+    if args.summarize:
+        md = summarize(read_csvs(args.summarize))
+        print(md)
+        if args.out_md:
+            args.out_md.write_text(md)
+        return
+
+    variants = dict(args.variant)
+    methods = args.methods or ["random", "elfs", *variants]
+    known = {"random": None, "elfs": {}, **variants}
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; define them with --variant NAME=JSON")
+    budgets = sorted(args.budgets)
+
+    writer, fh = None, None
+    if args.out_csv:
+        args.out_csv.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(args.out_csv, "w", newline="")
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+    log(f"skelfs from {Path(skelfs.__file__).parent}")
+    results = []
+    t_start = time.perf_counter()
+    try:
+        for ds in args.datasets:
+            data = load_dataset(args.data_dir, ds)
+            log(f"{ds}: train {data[0].shape}, test {data[2].shape}, "
+                f"{np.unique(data[1]).size} classes")
+            for seed in args.seeds:
+                for m in methods:
+                    for r in run_method(m, known[m], data, budgets, seed,
+                                        reuse=args.reuse, verify=args.verify_reuse):
+                        r["dataset"] = ds
+                        results.append(r)
+                        if writer:
+                            writer.writerow({k: r[k] for k in FIELDS})
+                            fh.flush()
+                        log(f"  {ds} seed={seed} {m:>12s} budget={r['budget']:<5g} "
+                            f"n={r['n_selected']:<5d} acc={100 * r['accuracy']:.2f} "
+                            f"K={r['n_clusters']} beta={r['beta_chosen']} "
+                            f"{r['seconds']:.1f}s  [{time.perf_counter() - t_start:.0f}s]")
+    finally:
+        if fh:
+            fh.close()
+    log(f"total wall time {time.perf_counter() - t_start:.0f}s")
+    md = summarize([{k: r[k] for k in FIELDS} for r in results])
+    print(md)
+    if args.out_md:
+        args.out_md.parent.mkdir(parents=True, exist_ok=True)
+        args.out_md.write_text(md)
+
+
+if __name__ == "__main__":
+    main()

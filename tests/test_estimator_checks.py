@@ -1,0 +1,61 @@
+"""scikit-learn's estimator checks over every skelfs estimator.
+
+Selectors return the *selected rows* from ``transform`` (DESIGN §2), not one output row
+per input row, and refuse ``transform`` on anything but the fitted pool. The checks
+that assume a row-preserving transformer are listed below as expected failures, each
+with that reason.
+"""
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skelfs import (
+    CoresetEstimator,
+    CoresetSampler,
+    DynamicsScorer,
+    ELFSSelector,
+    KMeansClusterer,
+)
+
+ROW_SELECTION = (
+    "transform returns the selected rows of the fitted pool (fewer rows than the input) and "
+    "refuses any other number of rows, by design (DESIGN §2): a selector is not a "
+    "row-preserving transformer"
+)
+N_CLUSTERS_ONE = (
+    "the check sets n_clusters=1; ELFS needs two or more pseudo-label clusters (a proxy "
+    "head learns nothing from one), so it raises a ValueError naming n_clusters"
+)
+
+
+def expected_failures(estimator):
+    if not isinstance(estimator, ELFSSelector):
+        return {}
+    return {
+        "check_transformer_general": ROW_SELECTION,
+        "check_transformer_general(readonly_memmap=True)": ROW_SELECTION,
+        "check_transformer_data_not_an_array": ROW_SELECTION,
+        "check_methods_sample_order_invariance": ROW_SELECTION,
+        "check_fit_idempotent": ROW_SELECTION,
+        "check_dont_overwrite_parameters": N_CLUSTERS_ONE,
+        "check_methods_subset_invariance": N_CLUSTERS_ONE,
+        "check_fit2d_1feature": N_CLUSTERS_ONE,
+        "check_fit2d_predict1d": N_CLUSTERS_ONE,
+    }
+
+
+ESTIMATORS = [
+    ELFSSelector(budget=0.2, n_clusters=2, scorer=DynamicsScorer(epochs=2)),
+    KMeansClusterer(n_clusters=2, n_init=1),
+    DynamicsScorer(epochs=2),
+    CoresetEstimator(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,
+                                  scorer=DynamicsScorer(epochs=2)),
+                     LogisticRegression()),
+    CoresetSampler(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,
+                                scorer=DynamicsScorer(epochs=2))),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
