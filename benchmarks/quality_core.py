@@ -21,16 +21,21 @@ named variants (``--variant NAME=JSON``)
     K to (a multiple of) the dataset's true number of classes: an *oracle* setting, for
     exploration only, since it reads a label-derived number.
 
-Reusing fits across budgets
----------------------------
-Clustering and proxy training do not depend on the budget, but ``ELFSSelector`` redoes
-them for every budget. By default this script fits each (dataset, seed, method) once, at
-the first budget, and re-runs only the budget-dependent step for the other budgets
-(``beta="auto"`` search, then ``pruner_.select``) with the same random streams the
-selector uses, so every selection is exactly what ``ELFSSelector(budget=b).fit(X)`` returns.
-``--verify-reuse`` checks that claim by also refitting from scratch for every reused case;
-``--no-reuse`` always refits from scratch. In reuse mode the ``seconds`` column is still
-the cost of a fresh fit: the shared stages' time plus this budget's selection time.
+Reusing fits
+------------
+Clustering and proxy training do not depend on the budget (nor on ``beta``, ``sampling``
+or the pruner), but ``ELFSSelector`` redoes them on every fit. By default this script
+fits once per dataset and distinct (clusterer, scorer) configuration, seeds included,
+and for every other budget or pruning variant re-runs only the budget-dependent step
+(``beta="auto"`` search, then ``pruner.select``) with the components and random stream
+the selector itself would use (built by its ``_make_components``). Every selection is
+therefore exactly what ``ELFSSelector(budget=b, ...).fit(X)`` returns; ``--verify-reuse``
+checks that by also refitting from scratch for every reused case, ``--no-reuse`` always
+refits. The ``seconds`` column is the cost of a fresh fit either way: the shared stages'
+time plus this selection's budget-dependent time.
+
+``skelfs`` is imported from the Python path when it is importable (e.g.
+``PYTHONPATH=/path/to/checkout``), else from this checkout.
 
 Outputs: a CSV with one row per (dataset, method, budget, seed), and a markdown summary
 (mean +- std over seeds, and the paired per-seed difference to ``random``) printed to
@@ -147,88 +152,106 @@ def build_selector(kwargs, budget, seed, n_classes):
     return ELFSSelector(budget=budget, random_state=seed, **kw)
 
 
-def wanted_beta(sel):
-    """The beta a fitted selector was asked for (a float or "auto")."""
-    return sel.pruner_.beta if sel.pruner is not None else sel.beta
+def plan_selection(sel, n_samples):
+    """Build ``sel``'s components exactly as its ``fit`` would, without fitting them.
 
-
-def reselect(sel, X, n_select):
-    """The selection ``ELFSSelector(budget=n_select)`` would make, from a fitted ``sel``.
-
-    Reuses ``sel``'s pseudo-labels and scores and replays the selector's random
-    stream: ``_select`` draws three component seeds from ``RandomState(random_state)``
-    and hands the same generator to the beta search.
+    Returns ``(key, pruner, wanted_beta, rng)``: ``key`` identifies the budget-independent
+    stages (clusterer and scorer with all their parameters, seeds included), ``pruner``
+    and ``wanted_beta`` are what ``fit`` would prune with, and ``rng`` is the selector's
+    random stream in the state ``fit`` hands to the ``beta="auto"`` search. This relies on
+    the private ``ELFSSelector._make_components``; ``--verify-reuse`` checks the result.
     """
     if not isinstance(sel.random_state, (int, np.integer)):
-        raise ValueError("reselect needs an int random_state to replay the random stream")
-    beta = wanted_beta(sel)
-    if beta == "auto":
-        rng = check_random_state(sel.random_state)
-        rng.randint(0, 2**31 - 1, size=3)  # the component seeds drawn in _make_components
-        beta, _ = _auto_beta(X, sel.pseudo_labels_, sel.scores_, n_select, sel.pruner_, rng)
+        raise ValueError("reusing fits needs an int random_state to replay the random stream")
+    rng = check_random_state(sel.random_state)
+    clusterer, scorer, pruner, wanted_beta = sel._make_components(n_samples, rng)
+    key = tuple(
+        (type(c).__name__, repr(sorted(c.get_params(deep=True).items())))
+        for c in (clusterer, scorer)
+    ) + (repr(sel.feature_extractor),)
+    return key, pruner, wanted_beta, rng
+
+
+def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng):
+    """The budget-dependent step of ``ELFSSelector._select`` (beta search, then pruning)."""
+    if wanted_beta == "auto":
+        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng)
     else:
-        n = X.shape[0]  # the selector's early feasibility check, same message
-        sel.pruner_._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
-    idx = sel.pruner_.select(sel.scores_, n_select, groups=sel.pseudo_labels_, beta=beta)
+        beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
+        pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
+    idx = pruner.select(scores, n_select, groups=labels, beta=beta)
     return np.sort(np.asarray(idx, dtype=np.intp)), float(beta)
 
 
-def run_method(name, kwargs, data, budgets, seed, *, reuse, verify):
+def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
+    """Rows, chosen beta, number of clusters and fresh-fit seconds for one ELFS method.
+
+    With ``cache`` (a dict, one per dataset) the clustering and scoring of an earlier fit
+    with the same clusterer and scorer settings are reused and only the budget-dependent
+    step is run; ``cache=None`` always refits.
+    """
+    n_select = resolve_budget(budget, X.shape[0])
+    sel = build_selector(kwargs, budget, seed, n_classes)
+    if cache is None:
+        t0 = time.perf_counter()
+        sel.fit(X)
+        return sel.sample_indices_, sel.beta_, sel.n_clusters_, time.perf_counter() - t0
+
+    key, pruner, wanted_beta, rng = plan_selection(sel, X.shape[0])
+    if key not in cache:
+        t0 = time.perf_counter()
+        sel.fit(X)
+        fit_secs = time.perf_counter() - t0
+        # Time the budget-dependent step alone (checking that it replays the fit), so that
+        # reused selections can still report the cost of a fresh fit.
+        t0 = time.perf_counter()
+        rows, beta = reselect(X, sel.pseudo_labels_, sel.scores_, n_select, pruner,
+                              wanted_beta, rng)
+        step_secs = time.perf_counter() - t0
+        if not (np.array_equal(rows, sel.sample_indices_) and beta == sel.beta_):
+            raise AssertionError("replaying the budget-dependent step does not match fit()")
+        cache[key] = dict(labels=sel.pseudo_labels_, scores=sel.scores_,
+                          n_clusters=sel.n_clusters_, secs=max(0.0, fit_secs - step_secs))
+        return sel.sample_indices_, sel.beta_, sel.n_clusters_, fit_secs
+
+    hit = cache[key]
+    t0 = time.perf_counter()
+    rows, beta = reselect(X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng)
+    secs = hit["secs"] + time.perf_counter() - t0
+    if verify:
+        fresh = build_selector(kwargs, budget, seed, n_classes).fit(X)
+        same = np.array_equal(fresh.sample_indices_, rows) and fresh.beta_ == beta
+        log(f"  verify-reuse budget={budget} seed={seed} {kwargs}: "
+            f"{'identical' if same else 'DIFFERENT'}")
+        if not same:
+            raise AssertionError("a reused selection differs from a fresh fit")
+    return rows, beta, hit["n_clusters"], secs
+
+
+def run_method(name, kwargs, data, budgets, seed, cache, *, verify):
     """Yield one result dict per budget for one (dataset, seed, method)."""
     X, y, X_test, y_test = data
     n = X.shape[0]
-    n_classes = int(np.unique(y).size)
     base = dict(method=name, seed=seed)
-
-    if name == "random":
-        for b in budgets:
-            t0 = time.perf_counter()
-            n_sel = resolve_budget(b, n)
-            rows = np.random.RandomState(seed).choice(n, n_sel, replace=False)
-            secs = time.perf_counter() - t0
-            yield dict(base, budget=b, n_selected=n_sel, seconds=secs, beta_chosen="",
-                       n_clusters="", accuracy=probe_accuracy(X, y, rows, X_test, y_test))
-        return
-
-    fitted, shared_secs = None, None
     for b in budgets:
         n_sel = resolve_budget(b, n)
+        if name == "random":
+            t0 = time.perf_counter()
+            rows = np.random.RandomState(seed).choice(n, n_sel, replace=False)
+            yield dict(base, budget=b, n_selected=n_sel, seconds=time.perf_counter() - t0,
+                       beta_chosen="", n_clusters="",
+                       accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+            continue
         try:
-            if fitted is None or not reuse:
-                sel = build_selector(kwargs, b, seed, n_classes)
-                t0 = time.perf_counter()
-                sel.fit(X)
-                secs = time.perf_counter() - t0
-                rows, beta = sel.sample_indices_, sel.beta_
-                if reuse:
-                    # Time the budget-dependent step alone (and check it replays exactly),
-                    # so that later budgets can report the cost of a fresh fit.
-                    t0 = time.perf_counter()
-                    again, again_beta = reselect(sel, X, n_sel)
-                    sel_secs = time.perf_counter() - t0
-                    if not (np.array_equal(again, rows) and again_beta == beta):
-                        raise AssertionError(f"{name}: reselect does not replay the fit")
-                    fitted, shared_secs = sel, max(0.0, secs - sel_secs)
-            else:
-                t0 = time.perf_counter()
-                rows, beta = reselect(fitted, X, n_sel)
-                secs = shared_secs + time.perf_counter() - t0
-                sel = fitted
-                if verify:
-                    fresh = build_selector(kwargs, b, seed, n_classes).fit(X)
-                    same = np.array_equal(fresh.sample_indices_, rows) and fresh.beta_ == beta
-                    log(f"  verify-reuse {name} budget={b} seed={seed}: "
-                        f"{'identical' if same else 'DIFFERENT'}")
-                    if not same:
-                        raise AssertionError(f"{name} budget={b}: reuse differs from a fresh fit")
+            rows, beta, k, secs = select_rows(kwargs, b, seed, X, int(np.unique(y).size),
+                                              cache, verify=verify)
         except ValueError as exc:  # e.g. an explicit beta infeasible at this budget
             log(f"  {name} budget={b} seed={seed}: skipped ({exc})")
             yield dict(base, budget=b, n_selected=0, seconds=float("nan"), beta_chosen="",
                        n_clusters="", accuracy=float("nan"))
             continue
-        yield dict(base, budget=b, n_selected=int(rows.size), seconds=secs,
-                   beta_chosen=beta, n_clusters=int(sel.n_clusters_),
-                   accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+        yield dict(base, budget=b, n_selected=int(rows.size), seconds=secs, beta_chosen=beta,
+                   n_clusters=int(k), accuracy=probe_accuracy(X, y, rows, X_test, y_test))
 
 
 # -- summary ------------------------------------------------------------------------------
@@ -332,6 +355,8 @@ def main(argv=None):
     ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
                     help="only rebuild the markdown summary from existing CSV files")
     args = ap.parse_args(argv)
+    # Probes on many classes with few rows each trip this sklearn heuristic; it is noise here.
+    warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
 
     if args.summarize:
         md = summarize(read_csvs(args.summarize))
@@ -362,10 +387,11 @@ def main(argv=None):
             data = load_dataset(args.data_dir, ds)
             log(f"{ds}: train {data[0].shape}, test {data[2].shape}, "
                 f"{np.unique(data[1]).size} classes")
+            cache = {} if args.reuse else None  # fitted stages, per dataset
             for seed in args.seeds:
                 for m in methods:
-                    for r in run_method(m, known[m], data, budgets, seed,
-                                        reuse=args.reuse, verify=args.verify_reuse):
+                    for r in run_method(m, known[m], data, budgets, seed, cache,
+                                        verify=args.verify_reuse):
                         r["dataset"] = ds
                         results.append(r)
                         if writer:

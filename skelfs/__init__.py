@@ -1,6 +1,7 @@
 """skelfs: choose which unlabelled rows are worth labelling (ELFS and label-free baselines)."""
 
 from .base import BaseSelector
+from .baselines import KCenterGreedySelector, PrototypicalitySelector, RandomSelector
 from .clustering import KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
 from .estimator import CoresetEstimator, CoresetSampler
@@ -16,6 +17,9 @@ __all__ = [
     "DoubleEndPruner",
     "DynamicsScorer",
     "ELFSSelector",
+    "KCenterGreedySelector",
     "KMeansClusterer",
+    "PrototypicalitySelector",
+    "RandomSelector",
     "estimate_n_clusters",
 ]

@@ -10,11 +10,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skelfs import (
+    BaseSelector,
     CoresetEstimator,
     CoresetSampler,
     DynamicsScorer,
     ELFSSelector,
+    KCenterGreedySelector,
     KMeansClusterer,
+    PrototypicalitySelector,
+    RandomSelector,
 )
 
 ROW_SELECTION = (
@@ -28,24 +32,36 @@ N_CLUSTERS_ONE = (
 )
 
 
+ROW_SELECTION_CHECKS = [
+    "check_transformer_general",
+    "check_transformer_general(readonly_memmap=True)",
+    "check_transformer_data_not_an_array",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_fit_idempotent",
+]
+N_CLUSTERS_ONE_CHECKS = [  # these checks set n_clusters=1 on any estimator that has it
+    "check_dont_overwrite_parameters",
+    "check_methods_subset_invariance",
+    "check_fit2d_1feature",
+    "check_fit2d_predict1d",
+]
+
+
 def expected_failures(estimator):
-    if not isinstance(estimator, ELFSSelector):
+    if not isinstance(estimator, BaseSelector):
         return {}
-    return {
-        "check_transformer_general": ROW_SELECTION,
-        "check_transformer_general(readonly_memmap=True)": ROW_SELECTION,
-        "check_transformer_data_not_an_array": ROW_SELECTION,
-        "check_methods_sample_order_invariance": ROW_SELECTION,
-        "check_fit_idempotent": ROW_SELECTION,
-        "check_dont_overwrite_parameters": N_CLUSTERS_ONE,
-        "check_methods_subset_invariance": N_CLUSTERS_ONE,
-        "check_fit2d_1feature": N_CLUSTERS_ONE,
-        "check_fit2d_predict1d": N_CLUSTERS_ONE,
-    }
+    failures = dict.fromkeys(ROW_SELECTION_CHECKS, ROW_SELECTION)
+    if isinstance(estimator, ELFSSelector):
+        failures.update(dict.fromkeys(N_CLUSTERS_ONE_CHECKS, N_CLUSTERS_ONE))
+    return failures
 
 
 ESTIMATORS = [
     ELFSSelector(budget=0.2, n_clusters=2, scorer=DynamicsScorer(epochs=2)),
+    RandomSelector(budget=0.2),
+    PrototypicalitySelector(budget=0.2, n_clusters=2),
+    KCenterGreedySelector(budget=0.2),
     KMeansClusterer(n_clusters=2, n_init=1),
     DynamicsScorer(epochs=2),
     CoresetEstimator(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,

@@ -147,7 +147,7 @@ def test_fit_transform_returns_selected_rows_keeping_dataframe_index(pool):
     out = sel.fit_transform(df)
     assert isinstance(out, pd.DataFrame)
     assert list(out.index) == [f"row{i}" for i in sel.get_support(indices=True)]
-    np.testing.assert_array_equal(sel.transform(X), X[sel.get_support()])
+    np.testing.assert_array_equal(sel.transform(df).to_numpy(), X[sel.get_support()])
     with pytest.raises(ValueError, match="300 rows; X has 299"):
         sel.transform(df.iloc[:299])
 
@@ -161,17 +161,12 @@ def test_coreset_estimator_grid_search_over_beta(pool):
     assert grid.best_score_ > 0.6
 
 
-class RecordingLabels(np.ndarray):
-    """An int array that records which positions were read."""
-
-
 def test_coreset_estimator_reads_labels_of_selected_rows_only(pool):
     X, y = pool
-    est = CoresetEstimator(fast(budget=0.1, beta=0.1), LogisticRegression())
-    y_hidden = np.full_like(y, -1)
-    y_hidden[fast(budget=0.1, beta=0.1).fit(X).get_support()] = y[
-        fast(budget=0.1, beta=0.1).fit(X).get_support()]
-    est.fit(X, y_hidden)   # unselected labels are -1 and must not reach the estimator
+    support = fast(budget=0.1, beta=0.1).fit(X).get_support()
+    y_hidden = np.where(support, y, -1)  # unselected rows carry a label nobody annotated
+    est = CoresetEstimator(fast(budget=0.1, beta=0.1), LogisticRegression()).fit(X, y_hidden)
+    np.testing.assert_array_equal(est.selector_.get_support(), support)
     assert -1 not in est.classes_
     assert est.predict(X).shape == (300,) and est.score(X, y) > 0.5
 
