@@ -1,7 +1,15 @@
 """skelfs: choose which unlabelled rows are worth labelling (ELFS and label-free baselines)."""
 
 from .base import BaseSelector
-from .baselines import KCenterGreedySelector, PrototypicalitySelector, RandomSelector
+from .baselines import (
+    D2Selector,
+    FacilityLocationSelector,
+    KCenterGreedySelector,
+    ProbCoverSelector,
+    PrototypicalitySelector,
+    RandomSelector,
+    TypiClustSelector,
+)
 from .clustering import KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
 from .estimator import CoresetEstimator, CoresetSampler
@@ -14,12 +22,16 @@ __all__ = [
     "BaseSelector",
     "CoresetEstimator",
     "CoresetSampler",
+    "D2Selector",
     "DoubleEndPruner",
     "DynamicsScorer",
     "ELFSSelector",
+    "FacilityLocationSelector",
     "KCenterGreedySelector",
     "KMeansClusterer",
+    "ProbCoverSelector",
     "PrototypicalitySelector",
     "RandomSelector",
+    "TypiClustSelector",
     "estimate_n_clusters",
 ]

@@ -93,12 +93,39 @@ def check_beta(beta, *, allow_auto=True):
     return float(beta)
 
 
-def check_n_clusters(n_clusters, n_samples, minimum=2):
+def check_int(name, value, low):
+    """``value`` as an int ``>= low``; TypeError for a non-int, ValueError below ``low``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {low}, got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name}={value!r} is out of range: it must be an int >= {low}.")
+    return int(value)
+
+
+def check_real(name, value, low, high=None, *, low_open=False, high_open=False):
+    """``value`` as a finite float in the interval ``low .. high`` (ends as stated)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    ok = np.isfinite(value) and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        interval = (("(" if low_open else "[") + f"{low}, "
+                    + ("inf)" if high is None else f"{high}" + (")" if high_open else "]")))
+        raise ValueError(f"{name}={value!r} is out of range: it must lie in {interval}.")
+    return value
+
+
+def check_n_clusters(n_clusters, n_samples, minimum=2, allow_none=False):
     """Validate a user-given number of clusters against the number of rows.
 
     ELFS needs at least two pseudo-label clusters (a proxy head has nothing to learn from
-    one); a plain clusterer accepts ``minimum=1``.
+    one); a plain clusterer accepts ``minimum=1``. ``allow_none`` passes None through
+    (meaning: estimate it).
     """
+    if allow_none and n_clusters is None:
+        return None
     if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
         raise TypeError(f"n_clusters must be an int >= {minimum} or None, got {n_clusters!r}.")
     if n_clusters < minimum:

@@ -13,12 +13,16 @@ from skelfs import (
     BaseSelector,
     CoresetEstimator,
     CoresetSampler,
+    D2Selector,
     DynamicsScorer,
     ELFSSelector,
+    FacilityLocationSelector,
     KCenterGreedySelector,
     KMeansClusterer,
+    ProbCoverSelector,
     PrototypicalitySelector,
     RandomSelector,
+    TypiClustSelector,
 )
 
 ROW_SELECTION = (
@@ -62,6 +66,10 @@ ESTIMATORS = [
     RandomSelector(budget=0.2),
     PrototypicalitySelector(budget=0.2, n_clusters=2),
     KCenterGreedySelector(budget=0.2),
+    TypiClustSelector(budget=0.2),
+    ProbCoverSelector(budget=0.2, n_clusters=2),
+    D2Selector(budget=0.2, n_clusters=2),
+    FacilityLocationSelector(budget=0.2),
     KMeansClusterer(n_clusters=2, n_init=1),
     DynamicsScorer(epochs=2),
     CoresetEstimator(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,

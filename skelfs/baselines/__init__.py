@@ -1,7 +1,19 @@
 """Label-free selection baselines, one module each, all with the BaseSelector API."""
 
+from .d2 import D2Selector
+from .facility_location import FacilityLocationSelector
 from .kcenter import KCenterGreedySelector
+from .probcover import ProbCoverSelector
 from .prototypicality import PrototypicalitySelector
 from .random import RandomSelector
+from .typiclust import TypiClustSelector
 
-__all__ = ["KCenterGreedySelector", "PrototypicalitySelector", "RandomSelector"]
+__all__ = [
+    "D2Selector",
+    "FacilityLocationSelector",
+    "KCenterGreedySelector",
+    "ProbCoverSelector",
+    "PrototypicalitySelector",
+    "RandomSelector",
+    "TypiClustSelector",
+]
