@@ -13,9 +13,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._utils import check_beta
+from ._utils import check_beta, check_int
 
 SAMPLING_MODES = ("hard", "ccs")
+ALLOCATIONS = ("cover", "proportional", "equal")
 
 
 def water_fill(capacities, total):
@@ -46,6 +47,39 @@ def water_fill(capacities, total):
     return alloc
 
 
+def proportional_split(capacities, total, rng):
+    """Split ``total`` units in proportion to ``capacities`` (largest remainders round up).
+
+    Exact and never above a capacity whenever ``total <= sum(capacities)``: a bin whose
+    quota is already whole has no remainder, so it is never rounded up past it. Ties
+    between equal remainders are broken by ``rng``.
+    """
+    capacities = np.asarray(capacities, dtype=np.int64)
+    alloc = np.zeros_like(capacities)
+    if total <= 0 or capacities.sum() == 0:
+        return alloc
+    quota = total * capacities / capacities.sum()
+    alloc = np.floor(quota + 1e-9).astype(np.int64)
+    alloc = np.minimum(alloc, capacities)
+    short = int(total - alloc.sum())
+    order = np.lexsort((rng.permutation(capacities.size), -(quota - alloc)))
+    alloc[order[:short]] += 1
+    return alloc
+
+
+def cover_split(capacities, total, rng):
+    """One unit per non-empty bin first (largest bins first if short), then proportional.
+
+    Every pseudo-label cluster is represented as soon as the budget allows (coverage at
+    small budgets), and the rest follows the pool's distribution (large budgets).
+    """
+    capacities = np.asarray(capacities, dtype=np.int64)
+    first = np.zeros_like(capacities)
+    order = np.lexsort((rng.permutation(capacities.size), -capacities))
+    first[order[: min(int(total), int(np.count_nonzero(capacities)))]] = 1
+    return first + proportional_split(capacities - first, int(total - first.sum()), rng)
+
+
 def hardest_first(scores, rng):
     """Indices sorted by descending score; ties broken by a random permutation from ``rng``."""
     tiebreak = rng.permutation(scores.shape[0])
@@ -71,6 +105,13 @@ def stratified_sample(scores, n_select, n_strata, rng):
     return np.concatenate([order[s : s + a] for s, a in zip(starts, alloc) if a > 0])
 
 
+_SPLITS = {
+    "cover": cover_split,
+    "proportional": proportional_split,
+    "equal": lambda capacities, total, rng: water_fill(capacities, total),
+}
+
+
 class DoubleEndPruner(BaseEstimator):
     """Drop the hardest ``beta`` fraction, then select the budget from the rest.
 
@@ -78,18 +119,23 @@ class DoubleEndPruner(BaseEstimator):
     ----------
     beta : float, default=0.1
         Fraction of the hardest rows dropped before selection, in ``[0, 1)``.
-        ``floor(beta * n)`` rows are dropped (per cluster when ``cluster_balanced``).
+        ``floor(beta * n)`` rows are dropped (per cluster when ``allocation`` is set).
     sampling : {"hard", "ccs"}, default="ccs"
         ``"hard"`` keeps the hardest remaining rows (ELFS's budget mode);
         ``"ccs"`` samples uniformly inside equal-width score strata, filling the budget
         from the smallest stratum up (coverage-centric selection).
     n_strata : int, default=50
         Number of strata for ``sampling="ccs"``.
-    cluster_balanced : bool, default=True
-        If True and cluster labels are given, the budget is split as evenly as possible
-        across clusters (small clusters are taken whole, see :func:`water_fill`) and
-        double-end pruning runs inside each cluster. This keeps the selection from
-        collapsing onto the few clusters whose rows the proxy finds hardest.
+    allocation : {"cover", "proportional", "equal"} or None, default="cover"
+        How the budget is split across pseudo-label clusters when cluster labels are
+        given; double-end pruning then runs inside each cluster. This keeps the selection
+        from collapsing onto the few clusters whose rows the proxy finds hardest.
+        ``"cover"``: one row per cluster first (the largest clusters first if the budget
+        is smaller than the number of clusters), the rest in proportion to cluster size
+        (:func:`cover_split`): coverage at small budgets, the pool's distribution at
+        large ones. ``"proportional"``: in proportion to cluster size. ``"equal"``: as
+        evenly as the cluster sizes allow (:func:`water_fill`). None: no split, the
+        paper's global pruning.
     random_state : int, RandomState instance or None, default=None
         Seeds tie-breaking and the sampling inside strata.
 
@@ -102,12 +148,12 @@ class DoubleEndPruner(BaseEstimator):
     array([5, 6, 7])
     """
 
-    def __init__(self, beta=0.1, sampling="ccs", n_strata=50, cluster_balanced=True,
+    def __init__(self, beta=0.1, sampling="ccs", n_strata=50, allocation="cover",
                  random_state=None):
         self.beta = beta
         self.sampling = sampling
         self.n_strata = n_strata
-        self.cluster_balanced = cluster_balanced
+        self.allocation = allocation
         self.random_state = random_state
 
     def select(self, scores, n_select, *, groups=None, beta=None):
@@ -120,7 +166,7 @@ class DoubleEndPruner(BaseEstimator):
         n_select : int
             Number of rows to return (exactly).
         groups : array-like of shape (n_samples,), default=None
-            Cluster labels; used when ``cluster_balanced`` is True.
+            Cluster labels; the budget is split across them unless ``allocation`` is None.
         beta : float, default=None
             Overrides ``self.beta`` (used by the automatic beta search).
 
@@ -131,14 +177,16 @@ class DoubleEndPruner(BaseEstimator):
         beta = check_beta(self.beta if beta is None else beta, allow_auto=False)
         if self.sampling not in SAMPLING_MODES:
             raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
-        if not isinstance(self.n_strata, (int, np.integer)) or self.n_strata < 1:
-            raise ValueError(f"n_strata must be a positive int, got {self.n_strata!r}.")
+        check_int("n_strata", self.n_strata, 1)
+        if self.allocation is not None and self.allocation not in ALLOCATIONS:
+            raise ValueError(
+                f"allocation must be one of {ALLOCATIONS} or None, got {self.allocation!r}.")
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if not np.all(np.isfinite(scores)):
             raise ValueError("scores contain NaN or inf; difficulty scores must be finite.")
         n = scores.shape[0]
         rng = check_random_state(self.random_state)
-        if groups is None or not self.cluster_balanced:
+        if groups is None or self.allocation is None:
             kept = n - int(np.floor(beta * n + 1e-9))
             self._check_feasible(kept, n_select, beta, n)
             return np.sort(self._prune(scores, n_select, beta, rng))
@@ -150,7 +198,7 @@ class DoubleEndPruner(BaseEstimator):
         members = [np.flatnonzero(group_id == g) for g in range(group_id.max() + 1)]
         kept = np.array([m.size - int(np.floor(beta * m.size + 1e-9)) for m in members])
         self._check_feasible(int(kept.sum()), n_select, beta, n)
-        alloc = water_fill(kept, n_select)
+        alloc = _SPLITS[self.allocation](kept, n_select, rng)
         chosen = [m[self._prune(scores[m], a, beta, rng)] for m, a in zip(members, alloc) if a > 0]
         return np.sort(np.concatenate(chosen))
 

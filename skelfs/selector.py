@@ -20,6 +20,9 @@ from .dynamics import DynamicsScorer
 from .pruning import SAMPLING_MODES, DoubleEndPruner
 
 CLUSTERERS = {"kmeans": KMeansClusterer}
+# n_clusters=None: about two selected rows per pseudo-label cluster, at most this many
+# clusters (TypiClust's cap; it also bounds the proxy head's cost at scale).
+MAX_AUTO_CLUSTERS = 500
 # Candidate betas for beta="auto" (the grid of the ELFS paper's search, capped at 0.5).
 AUTO_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -43,15 +46,23 @@ class ELFSSelector(BaseSelector):
     ----------
     budget : int or float, default=0.1
         Rows to select: an int count, or a float fraction in (0, 1).
-    beta : float or "auto", default="auto"
-        Fraction of the hardest rows dropped before selection, in [0, 1). ``"auto"``
-        picks it without labels: for each feasible candidate in ``AUTO_BETAS`` a
+    beta : float or "auto", default=0.1
+        Fraction of the hardest rows dropped before selection, in [0, 1). An explicit
+        beta that leaves fewer rows than the budget raises. ``"auto"`` picks it without
+        labels, as the ELFS authors do: for each feasible candidate in ``AUTO_BETAS`` a
         logistic-regression probe is trained on the selection's pseudo-labels and scored
         on a held-out split of pseudo-labelled rows; the best candidate wins (ties go to
-        the smaller beta). An explicit beta that leaves fewer rows than the budget raises.
+        the smaller beta). With k-means pseudo-labels this criterion is biased towards
+        large beta (a linear probe reproduces k-means clusters exactly, so it rewards
+        central rows, not clean labels); it measured worse than the fixed 0.1 default
+        (docs/benchmarks.md).
     n_clusters : int or None, default=None
-        Number of pseudo-label clusters for a clusterer built from a string; None lets
-        the clusterer estimate it label-free.
+        Number of pseudo-label clusters for a clusterer built from a string. None ties
+        it to the budget, label-free: ``min(max(2, n_selected // 2), 500)`` clusters, so
+        that with the default ``"cover"`` allocation every cluster gets a row and about
+        half of the budget follows the cluster sizes (stratified sampling with about two
+        rows per stratum). This measured far better than a silhouette estimate of the
+        number of classes (docs/benchmarks.md); a clusterer instance keeps its own rule.
     clusterer : "kmeans" or estimator, default="kmeans"
         Anything with ``fit(X)`` setting ``labels_``.
     difficulty : str, default="aum"
@@ -103,7 +114,7 @@ class ELFSSelector(BaseSelector):
     True
     """
 
-    def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
+    def __init__(self, budget=0.1, *, beta=0.1, n_clusters=None, clusterer="kmeans",
                  difficulty="aum", scorer=None, sampling="ccs", pruner=None,
                  feature_extractor=None, device="auto", random_state=0, verbose=0):
         self.budget = budget
@@ -120,7 +131,7 @@ class ELFSSelector(BaseSelector):
         self.verbose = verbose
 
     # -- component construction ----------------------------------------------------------
-    def _make_components(self, n_samples, rng):
+    def _make_components(self, n_samples, n_select, rng):
         seeds = rng.randint(0, 2**31 - 1, size=3)
         if isinstance(self.clusterer, str):
             if self.clusterer not in CLUSTERERS:
@@ -128,10 +139,11 @@ class ELFSSelector(BaseSelector):
                     f"clusterer must be one of {sorted(CLUSTERERS)} or an estimator with "
                     f"fit(X) -> labels_, got {self.clusterer!r}."
                 )
-            if self.n_clusters is not None:
-                check_n_clusters(self.n_clusters, n_samples)
-            clusterer = CLUSTERERS[self.clusterer](n_clusters=self.n_clusters,
-                                                   random_state=seeds[0])
+            if self.n_clusters is None:
+                n_clusters = min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, n_samples)
+            else:
+                n_clusters = check_n_clusters(self.n_clusters, n_samples)
+            clusterer = CLUSTERERS[self.clusterer](n_clusters=n_clusters, random_state=seeds[0])
         else:
             clusterer = _clone_component(self.clusterer, "clusterer", "fit", seeds[0])
 
@@ -157,7 +169,8 @@ class ELFSSelector(BaseSelector):
     # -- selection -----------------------------------------------------------------------
     def _select(self, X, n_select):
         rng = check_random_state(self.random_state)
-        clusterer, scorer, pruner, wanted_beta = self._make_components(X.shape[0], rng)
+        clusterer, scorer, pruner, wanted_beta = self._make_components(
+            X.shape[0], n_select, rng)
         if wanted_beta != "auto":
             # Fail before the expensive stages when beta and budget cannot both hold.
             pruner._check_feasible(X.shape[0] - int(np.floor(wanted_beta * X.shape[0] + 1e-9)),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skelfs import DoubleEndPruner
-from skelfs.pruning import stratified_sample, water_fill
+from skelfs.pruning import cover_split, proportional_split, stratified_sample, water_fill
 
 
 def test_water_fill_hand_example():
@@ -43,7 +43,7 @@ def test_ccs_allocation_hand_example():
 
 def test_hard_sampling_hand_example():
     scores = np.arange(10.0)  # row i has difficulty i
-    pruner = DoubleEndPruner(beta=0.2, sampling="hard", cluster_balanced=False)
+    pruner = DoubleEndPruner(beta=0.2, sampling="hard", allocation=None)
     # drop rows 9, 8 (floor(0.2 * 10) = 2), keep the 3 hardest of the rest
     assert pruner.select(scores, 3).tolist() == [5, 6, 7]
     assert pruner.select(scores, 3, beta=0.0).tolist() == [7, 8, 9]
@@ -55,16 +55,43 @@ def test_ccs_drops_hard_end_first():
     assert sel.max() < 70  # the 30 hardest rows (70..99) are never taken
 
 
-def test_cluster_balanced_splits_budget_across_clusters():
+@pytest.mark.parametrize("allocation,expected", [
+    ("equal", [13, 13, 4]),          # small cluster whole, the rest split evenly
+    # 30 * (100, 100, 4) / 204 = 14.7, 14.7, 0.59: floors 14, 14, 0; the two largest
+    # remainders (0.71, 0.71) round up
+    ("proportional", [15, 15, 0]),
+    # one each first, then 27 * (99, 99, 3) / 201 = 13.3, 13.3, 0.40: floors 13, 13, 0;
+    # the one unit left goes to the largest remainder, 0.40
+    ("cover", [14, 14, 2]),
+    (None, [30, 0, 0]),              # no split: the "hardest" cluster takes everything
+])
+def test_allocation_across_clusters(allocation, expected):
     rng = np.random.RandomState(0)
     groups = np.repeat([0, 1, 2], [100, 100, 4])
-    # cluster 0 is much "harder" than the others: without balance it takes everything
-    scores = np.where(groups == 0, 10.0, 0.0) + rng.rand(groups.size)
-    balanced = DoubleEndPruner(beta=0.0, sampling="hard", random_state=0)
-    plain = DoubleEndPruner(beta=0.0, sampling="hard", cluster_balanced=False, random_state=0)
-    sel = balanced.select(scores, 30, groups=groups)
-    assert np.bincount(groups[sel], minlength=3).tolist() == [13, 13, 4]
-    assert np.bincount(groups[plain.select(scores, 30, groups=groups)], minlength=3)[0] == 30
+    scores = np.where(groups == 0, 10.0, 0.0) + rng.rand(groups.size)  # cluster 0 is hard
+    pruner = DoubleEndPruner(beta=0.0, sampling="hard", allocation=allocation, random_state=0)
+    counts = np.bincount(groups[pruner.select(scores, 30, groups=groups)], minlength=3)
+    assert sorted(counts.tolist()[:2], reverse=True) + [counts[2]] == expected
+
+
+def test_cover_split_reaches_every_cluster_before_any_gets_two():
+    caps = np.array([500, 40, 3, 1, 1])
+    assert cover_split(caps, 5, np.random.RandomState(0)).tolist() == [1, 1, 1, 1, 1]
+    # fewer units than clusters: the largest clusters are covered first
+    assert cover_split(caps, 2, np.random.RandomState(0)).tolist() == [1, 1, 0, 0, 0]
+    # after coverage the rest follows the sizes: 95 left over capacities 499, 39, 2, 0, 0
+    assert cover_split(caps, 100, np.random.RandomState(0)).tolist() == [89, 8, 1, 1, 1]
+
+
+@pytest.mark.parametrize("split", [proportional_split, cover_split])
+@pytest.mark.parametrize("seed", range(30))
+def test_splits_are_exact_and_capped(split, seed):
+    rng = np.random.RandomState(seed)
+    caps = rng.randint(0, 20, size=rng.randint(1, 12))
+    total = rng.randint(0, caps.sum() + 1)
+    alloc = split(caps, total, rng)
+    assert alloc.sum() == total
+    assert np.all(alloc <= caps) and np.all(alloc >= 0)
 
 
 GRID = list(itertools.product(
@@ -72,21 +99,21 @@ GRID = list(itertools.product(
     [1, 0.01, 0.3, 0.5, 0.99, 3],  # budget
     [0.0, 0.1, 0.5, 0.9],          # beta
     ["hard", "ccs"],
-    [False, True],                 # cluster balanced
+    [None, "cover", "proportional", "equal"],  # allocation across clusters
 ))
 
 
-@pytest.mark.parametrize("n,budget,beta,sampling,balanced", GRID)
-def test_budget_exact_over_grid(n, budget, beta, sampling, balanced):
+@pytest.mark.parametrize("n,budget,beta,sampling,allocation", GRID)
+def test_budget_exact_over_grid(n, budget, beta, sampling, allocation):
     rng = np.random.RandomState(n)
     n_select = budget if isinstance(budget, int) else max(1, int(np.floor(budget * n + 1e-9)))
     if n_select > n:
         return
     groups = rng.randint(0, 3, size=n)
-    pruner = DoubleEndPruner(beta=beta, sampling=sampling, cluster_balanced=balanced,
+    pruner = DoubleEndPruner(beta=beta, sampling=sampling, allocation=allocation,
                              random_state=0)
     for scores in (rng.rand(n), np.round(rng.rand(n), 1), np.ones(n)):  # distinct, ties, constant
-        if balanced:
+        if allocation is not None:
             _, sizes = np.unique(groups, return_counts=True)
             kept = int(sum(s - np.floor(beta * s + 1e-9) for s in sizes))
         else:
@@ -104,12 +131,12 @@ def test_budget_exact_over_grid(n, budget, beta, sampling, balanced):
 
 def test_infeasible_beta_error_names_both_parameters():
     with pytest.raises(ValueError, match=r"beta=0\.5.*budget of 60"):
-        DoubleEndPruner(beta=0.5, cluster_balanced=False).select(np.arange(100.0), 60)
+        DoubleEndPruner(beta=0.5, allocation=None).select(np.arange(100.0), 60)
 
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"beta": 1.0}, "beta"), ({"beta": -0.1}, "beta"), ({"sampling": "easy"}, "sampling"),
-    ({"n_strata": 0}, "n_strata"),
+    ({"n_strata": 0}, "n_strata"), ({"allocation": "even"}, "allocation"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):

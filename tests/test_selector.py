@@ -42,7 +42,7 @@ def test_one_line_call_needs_no_component(pool):
     idx = sel.get_support(indices=True)
     assert np.all(np.diff(idx) > 0) and np.array_equal(np.flatnonzero(mask), idx)
     assert sel.scores_.shape == (300,) and sel.pseudo_labels_.shape == (300,)
-    assert 0.0 <= sel.beta_ < 1.0 and sel.auto_beta_scores_  # beta="auto" by default
+    assert sel.beta_ == 0.1 and sel.auto_beta_scores_ == {}  # fixed default beta
     assert sel.n_clusters_ >= 2
 
 
@@ -82,8 +82,10 @@ def test_infeasible_beta_raises_before_the_expensive_stages(pool):
 
 def test_auto_beta_only_tries_feasible_values(pool):
     X, _ = pool
-    sel = fast(budget=0.7).fit(X)
+    sel = fast(budget=0.7, beta="auto").fit(X)
     assert max(sel.auto_beta_scores_) <= 0.3 + 1e-9
+    best = max(sel.auto_beta_scores_.values())
+    assert sel.beta_ == min(b for b, acc in sel.auto_beta_scores_.items() if acc == best)
     assert sel.n_selected_ == 210
 
 
