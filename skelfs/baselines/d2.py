@@ -18,7 +18,8 @@ from sklearn.utils import check_array, check_random_state
 from .._utils import check_int, check_n_clusters, check_real, progress
 from ..base import BaseSelector
 from ..clustering import KMeansClusterer
-from ..neighbors import _check_backend, kneighbors
+from ..neighbors import _check_backend
+from ._graph import selector_kneighbors
 from .prototypicality import distance_to_own_centroid
 
 
@@ -127,9 +128,7 @@ class D2Selector(BaseSelector):
             km = KMeansClusterer(n_clusters=n_clusters, random_state=rng).fit(X)
             labels = km.labels_
             scores = distance_to_own_centroid(X, labels, km.cluster_centers_)
-        distances, indices = kneighbors(
-            X, min(n_neighbors, n - 1), neighbors=self.neighbors, backend=self.backend,
-            device=self.device, random_state=rng.randint(2**31 - 1), verbose=self.verbose)
+        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
         distances = distances.astype(np.float64)
 
         passed = scores + (np.exp(-gamma_f * distances) * scores[indices]).sum(axis=1)

@@ -16,7 +16,8 @@ from sklearn.utils import check_random_state
 
 from .._utils import check_int, progress
 from ..base import BaseSelector
-from ..neighbors import _check_backend, kneighbors
+from ..neighbors import _check_backend
+from ._graph import selector_kneighbors
 
 
 class FacilityLocationSelector(BaseSelector):
@@ -92,9 +93,7 @@ class FacilityLocationSelector(BaseSelector):
         n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
         _check_backend(self.backend)
         rng = check_random_state(self.random_state)
-        distances, indices = kneighbors(
-            X, min(n_neighbors, n - 1), neighbors=self.neighbors, backend=self.backend,
-            device=self.device, random_state=rng.randint(2**31 - 1), verbose=self.verbose)
+        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
         sim = similarity_graph(distances, indices)
         ranking, gains, served = _lazy_greedy(sim.T.tocsr(), n_select, self.verbose)
         return {"sample_indices_": ranking, "ranking_": ranking, "gains_": gains,

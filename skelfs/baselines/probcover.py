@@ -17,7 +17,8 @@ from sklearn.utils import check_random_state
 from .._utils import check_int, check_n_clusters, check_real, progress
 from ..base import BaseSelector
 from ..clustering import KMeansClusterer
-from ..neighbors import _check_backend, kneighbors
+from ..neighbors import _check_backend
+from ._graph import selector_kneighbors
 
 
 def ball_purity(distances, indices, labels, delta):
@@ -141,9 +142,7 @@ class ProbCoverSelector(BaseSelector):
         _check_backend(self.backend)
         rng = check_random_state(self.random_state)
 
-        distances, indices = kneighbors(
-            X, min(n_neighbors, n - 1), neighbors=self.neighbors, backend=self.backend,
-            device=self.device, random_state=rng.randint(2**31 - 1), verbose=self.verbose)
+        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
         labels = purity = None
         if delta is None:
             labels = KMeansClusterer(n_clusters=n_clusters, random_state=rng).fit(X).labels_
