@@ -17,9 +17,10 @@ named variants (``--variant NAME=JSON``)
     random_state=seed)`` and ``"pruner": {...}`` becomes ``DoubleEndPruner(**kw,
     random_state=seed)`` (an instance keeps its own settings: with ``"pruner"`` the
     selector's ``beta``/``sampling`` are ignored, use the pruner's; with ``"scorer"`` the
-    selector's ``score`` is ignored). ``"n_clusters": "classes"`` or ``"classes*2"`` sets
-    K to (a multiple of) the dataset's true number of classes: an *oracle* setting, for
-    exploration only, since it reads a label-derived number.
+    selector's ``difficulty`` is ignored). ``"n_clusters": "classes"`` or ``"classes*2"``
+    sets K to (a multiple of) the dataset's true number of classes: an *oracle* setting,
+    for exploration only, since it reads a label-derived number. ``"n_clusters":
+    "budget*F"`` sets K to ``round(F * rows selected)`` (label-free; one fit per budget).
 
 Reusing fits
 ------------
@@ -136,7 +137,7 @@ def parse_variant(text):
     return name, kwargs
 
 
-def build_selector(kwargs, budget, seed, n_classes):
+def build_selector(kwargs, budget, seed, n_classes, n_samples):
     """ELFSSelector for one variant; JSON sub-dicts become seeded component instances."""
     kw = dict(kwargs)
     if isinstance(kw.get("scorer"), dict):
@@ -144,11 +145,16 @@ def build_selector(kwargs, budget, seed, n_classes):
     if isinstance(kw.get("pruner"), dict):
         kw["pruner"] = DoubleEndPruner(**kw["pruner"], random_state=seed)
     k = kw.get("n_clusters")
-    if isinstance(k, str):  # oracle K: "classes" or "classes*F"
+    if isinstance(k, str):  # "classes[*F]" (oracle) or "budget[*F]" (label-free)
         base, _, factor = k.partition("*")
-        if base != "classes":
-            raise ValueError(f'n_clusters must be an int, null, "classes" or "classes*F": {k!r}')
-        kw["n_clusters"] = int(round(n_classes * (float(factor) if factor else 1.0)))
+        factor = float(factor) if factor else 1.0
+        if base == "classes":
+            kw["n_clusters"] = int(round(n_classes * factor))
+        elif base == "budget":
+            kw["n_clusters"] = max(2, int(round(resolve_budget(budget, n_samples) * factor)))
+        else:
+            raise ValueError(f'n_clusters must be an int, null, "classes[*F]" or '
+                             f'"budget[*F]", got {k!r}')
     return ELFSSelector(budget=budget, random_state=seed, **kw)
 
 
@@ -164,7 +170,8 @@ def plan_selection(sel, n_samples):
     if not isinstance(sel.random_state, (int, np.integer)):
         raise ValueError("reusing fits needs an int random_state to replay the random stream")
     rng = check_random_state(sel.random_state)
-    clusterer, scorer, pruner, wanted_beta = sel._make_components(n_samples, rng)
+    n_select = resolve_budget(sel.budget, n_samples)
+    clusterer, scorer, pruner, wanted_beta = sel._make_components(n_samples, n_select, rng)
     key = tuple(
         (type(c).__name__, repr(sorted(c.get_params(deep=True).items())))
         for c in (clusterer, scorer)
@@ -191,7 +198,7 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
     step is run; ``cache=None`` always refits.
     """
     n_select = resolve_budget(budget, X.shape[0])
-    sel = build_selector(kwargs, budget, seed, n_classes)
+    sel = build_selector(kwargs, budget, seed, n_classes, X.shape[0])
     if cache is None:
         t0 = time.perf_counter()
         sel.fit(X)
@@ -219,7 +226,7 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
     rows, beta = reselect(X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng)
     secs = hit["secs"] + time.perf_counter() - t0
     if verify:
-        fresh = build_selector(kwargs, budget, seed, n_classes).fit(X)
+        fresh = build_selector(kwargs, budget, seed, n_classes, X.shape[0]).fit(X)
         same = np.array_equal(fresh.sample_indices_, rows) and fresh.beta_ == beta
         log(f"  verify-reuse budget={budget} seed={seed} {kwargs}: "
             f"{'identical' if same else 'DIFFERENT'}")
@@ -349,7 +356,7 @@ def main(argv=None):
     ap.add_argument("--out-csv", type=Path, default=None)
     ap.add_argument("--out-md", type=Path, default=None)
     ap.add_argument("--no-reuse", dest="reuse", action="store_false",
-                    help="refit the whole selector for every budget")
+                    help="refit the whole selector for every budget and variant")
     ap.add_argument("--verify-reuse", action="store_true",
                     help="also refit from scratch for each reused budget and check equality")
     ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
