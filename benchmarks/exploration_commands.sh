@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Commands behind benchmarks/EXPLORATION.md (run from the repository root, one at a time).
 # Each writes benchmarks/results/<name>.csv/.md/.log. PY defaults to the dev venv's python.
+# These runs were made when the pruner split the budget equally across clusters and
+# n_clusters=None meant a silhouette estimate; to replay them exactly under today's defaults,
+# add "allocation":"equal" to each pruner and pass the old K explicitly (see EXPLORATION.md).
 set -euo pipefail
 PY=${PY:-python}
 Q="$PY benchmarks/quality_core.py"
@@ -19,9 +22,9 @@ PRUNE=(
   --variant 'hard_b0.1={"sampling":"hard","beta":0.1}'
   --variant 'hard_b0.2={"sampling":"hard","beta":0.2}'
   --variant 'hard_b0.3={"sampling":"hard","beta":0.3}'
-  --variant 'unbal_ccs_auto={"pruner":{"beta":"auto","sampling":"ccs","cluster_balanced":false}}'
-  --variant 'unbal_ccs_b0.1={"pruner":{"beta":0.1,"sampling":"ccs","cluster_balanced":false}}'
-  --variant 'unbal_hard_b0.2={"pruner":{"beta":0.2,"sampling":"hard","cluster_balanced":false}}'
+  --variant 'unbal_ccs_auto={"pruner":{"beta":"auto","sampling":"ccs","allocation":null}}'
+  --variant 'unbal_ccs_b0.1={"pruner":{"beta":0.1,"sampling":"ccs","allocation":null}}'
+  --variant 'unbal_hard_b0.2={"pruner":{"beta":0.2,"sampling":"hard","allocation":null}}'
   --variant 'kbal_random={"pruner":{"beta":0.0,"n_strata":1}}'
 )
 
@@ -36,7 +39,7 @@ kvariants() {  # $1: JSON value of n_clusters, $2: name suffix
   add "ccs_b0.2_$s" "{\"n_clusters\":$k,\"beta\":0.2}"
   add "ccs_b0.3_$s" "{\"n_clusters\":$k,\"beta\":0.3}"
   add "hard_b0.2_$s" "{\"n_clusters\":$k,\"sampling\":\"hard\",\"beta\":0.2}"
-  add "unbal_ccs_b0.1_$s" "{\"n_clusters\":$k,\"pruner\":{\"beta\":0.1,\"cluster_balanced\":false}}"
+  add "unbal_ccs_b0.1_$s" "{\"n_clusters\":$k,\"pruner\":{\"beta\":0.1,\"allocation\":null}}"
   add "kbal_random_$s" "{\"n_clusters\":$k,\"pruner\":{\"beta\":0.0,\"n_strata\":1}}"
 }
 
