@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils import _safe_indexing, check_array, check_random_state
@@ -139,6 +141,33 @@ def check_n_clusters(n_clusters, n_samples, minimum=2, allow_none=False):
             f"use fewer clusters or pass n_clusters=None to estimate it."
         )
     return int(n_clusters)
+
+
+@contextmanager
+def restore_on_failure(estimator):
+    """Put ``estimator``'s attributes back if the body raises (KeyboardInterrupt included).
+
+    A fit interrupted part-way then leaves no half-set fitted attributes behind: the
+    estimator is exactly as it was before the call.
+    """
+    saved = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise
+
+
+def atomic_fit(method):
+    """Decorate a ``fit``-like method so that a failed call changes nothing on the estimator."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with restore_on_failure(self):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def torch_seed(random_state):

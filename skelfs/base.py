@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import TransformerTags
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from ._utils import FLOAT_DTYPES, reject_sparse, resolve_budget, take_rows
+from ._utils import FLOAT_DTYPES, atomic_fit, reject_sparse, resolve_budget, take_rows
 
 
 class BaseSelector(BaseEstimator):
@@ -49,6 +49,7 @@ class BaseSelector(BaseEstimator):
         raise NotImplementedError
 
     # -- public API --------------------------------------------------------------------
+    @atomic_fit
     def fit(self, X, y=None):
         """Select rows from the pool ``X`` without looking at labels.
 

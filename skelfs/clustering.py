@@ -15,7 +15,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._utils import check_n_clusters, reject_sparse
+from ._utils import atomic_fit, check_n_clusters, reject_sparse
 
 # Above this many rows Lloyd k-means gets slow on a laptop; mini-batch k-means takes over.
 _MINIBATCH_ABOVE = 50_000
@@ -112,6 +112,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
 
+    @atomic_fit
     def fit(self, X, y=None):
         """Cluster the rows of ``X`` (``y`` is ignored).
 

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._utils import FLOAT_DTYPES, progress, reject_sparse, resolve_device, torch_seed
+from ._utils import FLOAT_DTYPES, atomic_fit, progress, reject_sparse, resolve_device, torch_seed
 
 SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
 
@@ -221,6 +221,7 @@ class DynamicsScorer(BaseEstimator):
         if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}.")
 
+    @atomic_fit
     def fit(self, X, y):
         """Train the proxy head on ``(X, y)`` and compute per-row difficulty scores.
 

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._utils import take_rows
+from ._utils import atomic_fit, take_rows
 
 
 def _estimator_has(attr):
@@ -78,6 +78,7 @@ class CoresetEstimator(MetaEstimatorMixin, BaseEstimator):
         self.selector = selector
         self.estimator = estimator
 
+    @atomic_fit
     def fit(self, X, y, **fit_params):
         """Select rows of ``X`` label-free and fit the estimator on them.
 
@@ -174,6 +175,7 @@ class CoresetSampler(BaseEstimator):
         self.fit_resample(X, y)
         return self
 
+    @atomic_fit
     def fit_resample(self, X, y):
         """Select rows of ``X`` label-free; return them with their labels.
 

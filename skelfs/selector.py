@@ -104,6 +104,8 @@ class ELFSSelector(BaseSelector):
     auto_beta_scores_ : dict
         Held-out pseudo-label accuracy per candidate beta (empty unless ``"auto"``).
     clusterer_, scorer_, pruner_ : fitted components
+        ``scorer_`` is None when every row fell into one cluster (then ``scores_`` is all
+        zeros and the selection is uniform at random, with a warning).
     n_samples_fit_, n_features_in_ : int
 
     Examples
@@ -186,7 +188,15 @@ class ELFSSelector(BaseSelector):
         try:
             labels = np.asarray(clusterer.fit(Z).labels_)
             stages.update()
-            scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
+            if np.unique(labels).size >= 2:
+                scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
+            else:
+                # e.g. all rows identical: no structure, so no training dynamics.
+                warnings.warn(
+                    "all rows fell into one pseudo-label cluster (are the rows identical?); "
+                    "difficulty is undefined, so the selection is uniform at random.",
+                    UserWarning, stacklevel=3)
+                scores, scorer = np.zeros(Z.shape[0]), None
             stages.update()
             auto_scores = {}
             if wanted_beta == "auto":

@@ -197,8 +197,48 @@ def test_feature_extractor_applied_first(pool):
     assert sel.scorer_.n_features_in_ == 3 and sel.n_features_in_ == 8
 
 
+def test_identical_and_duplicate_rows_still_give_exactly_the_budget():
+    X = np.ones((50, 4))
+    with pytest.warns(UserWarning, match="one pseudo-label cluster"):
+        sel = ELFSSelector(budget=7, random_state=0).fit(X)
+    assert sel.n_selected_ == 7 and np.unique(sel.sample_indices_).size == 7
+    assert sel.scorer_ is None and np.all(sel.scores_ == 0)
+    X = np.repeat(np.random.RandomState(0).rand(5, 4), 10, axis=0)  # 5 rows, 10 copies each
+    sel = ELFSSelector(budget=12, random_state=0).fit(X)
+    assert sel.n_selected_ == 12 and np.unique(sel.sample_indices_).size == 12
+
+
 def test_kmeans_estimates_k_label_free():
     X, _ = make_blobs(600, n_features=5, centers=6, cluster_std=0.5, random_state=1)
     km = KMeansClusterer(random_state=0).fit(X)
     assert km.n_clusters_ == 6
     assert max(km.silhouettes_, key=km.silhouettes_.get) == 6
+
+
+@pytest.mark.parametrize("refit", [False, True])
+def test_interrupted_fit_leaves_the_estimator_as_it_was(pool, monkeypatch, refit):
+    from skelfs import dynamics
+
+    X, _ = pool
+    sel = fast(budget=0.1, beta=0.1)
+    if refit:
+        sel.fit(X)
+    before = dict(vars(sel))
+    calls = {"n": 0}
+    original = dynamics._RunningDynamics.update
+
+    def interrupt_on_third_batch(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(dynamics._RunningDynamics, "update", interrupt_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        sel.fit(X[:200])  # a different pool: every fitted attribute would change
+    assert calls["n"] == 3
+    assert vars(sel).keys() == before.keys()
+    for name, value in before.items():
+        assert vars(sel)[name] is value, name
+    if not refit:
+        assert not [a for a in vars(sel) if a.endswith("_")]
