@@ -69,3 +69,27 @@ def test_unfitted_use_raises_not_fitted():
 def test_budget_larger_than_pool_names_budget():
     with pytest.raises(ValueError, match="budget=50"):
         ELFSSelector(budget=50).fit(X_OK)
+
+
+def test_n_clusters_one_and_fewer_rows_than_clusters_name_n_clusters():
+    with pytest.raises(ValueError, match="n_clusters=1 must be at least 2"):
+        ELFSSelector(budget=2, n_clusters=1).fit(X_OK)
+    with pytest.raises(ValueError, match="n_clusters=41 is larger than the number of rows"):
+        ELFSSelector(budget=2, n_clusters=41).fit(X_OK)
+    with pytest.raises(TypeError, match="n_clusters"):
+        ELFSSelector(budget=2, n_clusters=2.5).fit(X_OK)
+
+
+def test_bool_input_converts_safely():
+    X = np.random.RandomState(0).rand(40, 5) > 0.5
+    sel = ELFSSelector(budget=4, n_clusters=2, scorer=DynamicsScorer(epochs=2)).fit(X)
+    assert sel.n_selected_ == 4
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match='device="cuda".*CUDA is not available'):
+        ELFSSelector(budget=4, device="cuda").fit(X_OK)
