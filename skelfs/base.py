@@ -12,7 +12,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import TransformerTags
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from ._utils import FLOAT_DTYPES, atomic_fit, reject_sparse, resolve_budget, take_rows
+from ._utils import (
+    FLOAT_DTYPES,
+    atomic_fit,
+    limit_threads,
+    reject_sparse,
+    resolve_budget,
+    take_rows,
+)
 
 
 class BaseSelector(BaseEstimator):
@@ -68,7 +75,8 @@ class BaseSelector(BaseEstimator):
         """
         X = self._validate_pool(X)
         n_select = resolve_budget(self.budget, X.shape[0])
-        fitted = self._select(X, n_select)
+        with limit_threads(getattr(self, "n_jobs", None)):
+            fitted = self._select(X, n_select)
         idx = np.sort(np.asarray(fitted.pop("sample_indices_"), dtype=np.intp))
         if idx.size != n_select or np.unique(idx).size != idx.size:
             raise RuntimeError(  # an internal invariant, not a user error

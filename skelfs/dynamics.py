@@ -28,7 +28,15 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._utils import FLOAT_DTYPES, atomic_fit, progress, reject_sparse, resolve_device, torch_seed
+from ._utils import (
+    FLOAT_DTYPES,
+    atomic_fit,
+    limit_threads,
+    progress,
+    reject_sparse,
+    resolve_device,
+    torch_seed,
+)
 
 SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
 
@@ -154,6 +162,9 @@ class DynamicsScorer(BaseEstimator):
         one learning rate suits embeddings and tabular data alike.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         ``"auto"`` uses CUDA when available.
+    n_jobs : int or None, default=None
+        Most torch (and BLAS/OpenMP) threads during ``fit``, restored afterwards; None
+        leaves them as configured, -1 means all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and noise; on CPU the same seed gives the same scores.
     verbose : int, default=0
@@ -185,7 +196,8 @@ class DynamicsScorer(BaseEstimator):
 
     def __init__(self, difficulty="aum", hidden_layer_size=None, epochs=20, batch_size=256,
                  learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
-                 el2n_epochs=5, standardize=True, device="auto", random_state=None, verbose=0):
+                 el2n_epochs=5, standardize=True, device="auto", n_jobs=None,
+                 random_state=None, verbose=0):
         self.difficulty = difficulty
         self.hidden_layer_size = hidden_layer_size
         self.epochs = epochs
@@ -197,6 +209,7 @@ class DynamicsScorer(BaseEstimator):
         self.el2n_epochs = el2n_epochs
         self.standardize = standardize
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -256,7 +269,7 @@ class DynamicsScorer(BaseEstimator):
         fork = [device.index or 0] if device.type == "cuda" else []
         # A forked, seeded RNG makes init, shuffling, noise and dropout reproducible
         # without touching the caller's global torch RNG.
-        with torch.random.fork_rng(devices=fork):
+        with torch.random.fork_rng(devices=fork), limit_threads(self.n_jobs):
             torch.manual_seed(seed)
             stats = self._train(X, y_enc, classes.size, mean, std, device)
         all_scores = stats.scores(self.epochs)

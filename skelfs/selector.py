@@ -84,6 +84,11 @@ class ELFSSelector(BaseSelector):
         already embeddings.
     device : str, default="auto"
         Torch device for components built from strings; "auto" uses CUDA when available.
+    n_jobs : int or None, default=None
+        Most threads used by every stage (torch and the BLAS/OpenMP pools of NumPy and
+        scikit-learn), restored after ``fit``. None leaves them as configured (all cores;
+        one per worker inside joblib's processes, e.g. under ``GridSearchCV(n_jobs=...)``).
+        -1 means all cores.
     random_state : int, RandomState instance or None, default=0
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0
@@ -122,7 +127,8 @@ class ELFSSelector(BaseSelector):
 
     def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
                  difficulty="aum", scorer=None, sampling="ccs", pruner=None,
-                 feature_extractor=None, device="auto", random_state=0, verbose=0):
+                 feature_extractor=None, device="auto", n_jobs=None, random_state=0,
+                 verbose=0):
         self.budget = budget
         self.beta = beta
         self.n_clusters = n_clusters
@@ -133,6 +139,7 @@ class ELFSSelector(BaseSelector):
         self.pruner = pruner
         self.feature_extractor = feature_extractor
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 

@@ -242,3 +242,38 @@ def test_interrupted_fit_leaves_the_estimator_as_it_was(pool, monkeypatch, refit
         assert vars(sel)[name] is value, name
     if not refit:
         assert not [a for a in vars(sel) if a.endswith("_")]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_n_jobs_caps_torch_and_blas_threads_during_fit_and_restores_them(pool, monkeypatch,
+                                                                          n_jobs):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    X, _ = pool
+    seen = {}
+    original = DynamicsScorer._train
+
+    def recording_train(self, *args, **kwargs):
+        seen["torch"] = torch.get_num_threads()
+        seen["pools"] = {info["num_threads"] for info in threadpool_info()}
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamicsScorer, "_train", recording_train)
+    before = torch.get_num_threads()
+    fast(budget=0.1, beta=0.1, n_jobs=n_jobs).fit(X)
+    assert seen["torch"] == n_jobs
+    assert max(seen["pools"]) <= n_jobs
+    assert torch.get_num_threads() == before
+
+
+def test_n_jobs_restored_after_a_failed_fit_and_bad_values_rejected(pool):
+    import torch
+
+    X, _ = pool
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="n_clusters"):  # raised inside the thread limit
+        ELFSSelector(n_clusters=10_000, n_jobs=1).fit(X)
+    with pytest.raises(ValueError, match="n_jobs"):
+        fast(budget=0.1, beta=0.1, n_jobs=0).fit(X)
+    assert torch.get_num_threads() == before
