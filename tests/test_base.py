@@ -93,3 +93,9 @@ def test_cuda_requested_without_cuda_is_a_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match='device="cuda".*CUDA is not available'):
         ELFSSelector(budget=4, device="cuda").fit(X_OK)
+
+
+@pytest.mark.parametrize("beta,err", [(1.0, ValueError), (-0.2, ValueError), ("half", TypeError)])
+def test_selector_beta_out_of_range_names_beta(beta, err):
+    with pytest.raises(err, match="beta"):
+        ELFSSelector(budget=4, beta=beta).fit(X_OK)
