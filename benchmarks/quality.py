@@ -1,0 +1,363 @@
+"""Side-by-side selection quality of ELFS and the shipped baselines on real embeddings.
+
+What it measures
+----------------
+For every dataset x seed x budget x method, the method selects rows of the *unlabelled*
+train pool with ``Cls(budget=b, random_state=seed).fit(X).get_support(indices=True)``;
+only then are the true labels of the selected rows revealed and two probes are trained
+on them:
+
+* ``lr``:  ``LogisticRegression(C=1.0, max_iter=1000)``
+* ``mlp``: ``MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False,
+  random_state=seed)``
+
+and their accuracy on the test split is reported, together with the wall-clock seconds
+of the selection (``fit``) alone. Labels are used only for this evaluation; they never
+reach a selector. Data loading is ``quality_core.load_dataset`` (float32; ``letter`` is
+standardised with a ``StandardScaler`` fitted on train X, which is label-free).
+
+Methods: ``random`` = ``RandomSelector``, ``elfs`` = ``ELFSSelector`` (defaults),
+``prototypicality`` = ``PrototypicalitySelector(end="easy")``, ``kcenter`` =
+``KCenterGreedySelector``, ``typiclust`` = ``TypiClustSelector``, ``probcover`` =
+``ProbCoverSelector``, ``d2`` = ``D2Selector``, ``facility_location`` =
+``FacilityLocationSelector``; every selector is refitted from scratch for every budget.
+
+``--max-pool N`` subsamples the train pool to N rows (``np.random.RandomState(seed)``,
+the same pool for every method and budget of that seed) before selecting; budgets are
+then fractions of that pool. The markdown states whether this was done.
+
+Outputs
+-------
+* ``--out-csv`` (default ``benchmarks/results/quality.csv``): one row per (dataset, seed,
+  budget, method, probe), appended and flushed after every selection, so a partial run is
+  usable (``--summarize CSV`` rebuilds the markdown and plots from it).
+* ``--out-md`` (default ``docs/quality.md``): per dataset, a budget x method table of test
+  accuracy (%) mean ± std over seeds for the LR probe, then the MLP probe, each followed by
+  one line per budget "ELFS / best baseline" = mean ELFS accuracy divided by the mean
+  accuracy of the best method other than ``random`` and ``elfs`` (which one is named);
+  then mean selection seconds.
+* ``--plot-dir`` (default ``docs/img``): ``quality_<dataset>.png``, LR-probe accuracy vs
+  budget (log x), one line per method, mean with a ±std band (skipped, with a message,
+  when matplotlib is missing).
+
+Exact command (3 datasets x 3 seeds x 7 budgets x 8 methods x 2 probes). On 2 CPU cores
+the full pools take an estimated 1.3-2 h; subsampling each seed's pool to 3,000 rows keeps
+the run under an hour (estimate from smoke runs, not yet measured end to end)::
+
+    PYTHONPATH=. python benchmarks/quality.py --max-pool 3000
+
+Full pools (no subsampling)::
+
+    PYTHONPATH=. python benchmarks/quality.py
+
+Smoke test::
+
+    PYTHONPATH=. python benchmarks/quality.py --datasets letter --budgets 0.05 0.1 \
+        --seeds 0 --out-csv /tmp/q.csv --out-md /tmp/q.md --plot-dir /tmp/qimg
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+from quality_core import DATASETS, load_dataset, log  # noqa: E402  (also puts skelfs on path)
+
+import skelfs  # noqa: E402
+
+BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+SEEDS = (0, 1, 2)
+PROBES = ("lr", "mlp")
+METHODS = {
+    "random": lambda b, s: skelfs.RandomSelector(budget=b, random_state=s),
+    "elfs": lambda b, s: skelfs.ELFSSelector(budget=b, random_state=s),
+    "prototypicality": lambda b, s: skelfs.PrototypicalitySelector(
+        budget=b, end="easy", random_state=s),
+    "kcenter": lambda b, s: skelfs.KCenterGreedySelector(budget=b, random_state=s),
+    "typiclust": lambda b, s: skelfs.TypiClustSelector(budget=b, random_state=s),
+    "probcover": lambda b, s: skelfs.ProbCoverSelector(budget=b, random_state=s),
+    "d2": lambda b, s: skelfs.D2Selector(budget=b, random_state=s),
+    "facility_location": lambda b, s: skelfs.FacilityLocationSelector(
+        budget=b, random_state=s),
+}
+NOT_BASELINES = ("random", "elfs")  # excluded from "best baseline"
+FIELDS = ("dataset", "seed", "budget", "method", "probe", "pool", "n_selected",
+          "n_classes_selected", "accuracy", "select_seconds", "probe_seconds")
+
+
+# -- probes -------------------------------------------------------------------------------
+def make_probe(name, seed):
+    if name == "lr":
+        return LogisticRegression(C=1.0, max_iter=1000)
+    if name == "mlp":
+        return MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False,
+                             random_state=seed)
+    raise ValueError(f"unknown probe {name!r}")
+
+
+def probe_accuracy(name, seed, X, y, rows, X_test, y_test):
+    """Reveal the labels of ``rows``, train the probe, return its test accuracy."""
+    y_sel = y[rows]
+    if np.unique(y_sel).size < 2:  # a one-class selection can only predict that class
+        return float(np.mean(y_test == y_sel[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = make_probe(name, seed).fit(X[rows], y_sel)
+    return float(clf.score(X_test, y_test))
+
+
+# -- summary ------------------------------------------------------------------------------
+def _num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _stats(values):
+    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
+    if v.size == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=0)), int(v.size)
+
+
+def _cell(values, scale=100.0, digits=1):
+    m, s, n = _stats(values)
+    if n == 0:
+        return "n/a"
+    if n == 1:
+        return f"{scale * m:.{digits}f}"
+    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+
+
+def _normalise(rows):
+    out = []
+    for r in rows:
+        r = dict(r)
+        r["budget"], r["seed"] = float(r["budget"]), int(r["seed"])
+        r["accuracy"] = _num(r["accuracy"])
+        r["select_seconds"] = _num(r["select_seconds"])
+        out.append(r)
+    return out
+
+
+def _ordered_methods(rows):
+    present = set(r["method"] for r in rows)
+    order = [m for m in METHODS if m in present]
+    return order + sorted(present - set(order))
+
+
+def summarize(rows, max_pool=None):
+    rows = _normalise(rows)
+    methods = _ordered_methods(rows)
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    probes = [p for p in PROBES if any(r["probe"] == p for r in rows)]
+    pool_note = (f"The train pool was subsampled to at most {max_pool} rows per seed "
+                 f"(`--max-pool {max_pool}`, `np.random.RandomState(seed)`); budgets are "
+                 "fractions of that pool." if max_pool else
+                 "The full train pool was used (no `--max-pool`).")
+    out = ["# Selection quality: ELFS vs baselines", "",
+           "Generated by `benchmarks/quality.py` (see its docstring for the exact command). "
+           "Each method selects rows of the unlabelled train pool; the true labels of the "
+           "selected rows are then revealed, a probe is trained on them and its test "
+           "accuracy (%) is reported as mean ± std over seeds (population std). "
+           "LR = `LogisticRegression(C=1.0, max_iter=1000)`; MLP = "
+           "`MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False)`. "
+           "\"ELFS / best baseline\" divides ELFS's mean accuracy by the best mean accuracy "
+           "among the methods other than `random` and `elfs`. " + pool_note, ""]
+    for ds in datasets:
+        drows = [r for r in rows if r["dataset"] == ds]
+        budgets = sorted({r["budget"] for r in drows})
+        seeds = sorted({r["seed"] for r in drows})
+        pools = sorted({str(r.get("pool", "")) for r in drows})
+        out += [f"## {ds}", "", f"Seeds: {', '.join(map(str, seeds))}; train pool rows: "
+                f"{', '.join(pools)}.", ""]
+        for probe in probes:
+            prow = [r for r in drows if r["probe"] == probe]
+            if not prow:
+                continue
+            accs = {}
+            for r in prow:
+                accs.setdefault((r["budget"], r["method"]), []).append(r["accuracy"])
+            out += [f"### {probe.upper()} probe: test accuracy (%)", "",
+                    "| budget | " + " | ".join(methods) + " |",
+                    "|---|" + "---|" * len(methods)]
+            for b in budgets:
+                out.append(f"| {b:g} | " + " | ".join(
+                    _cell(accs[(b, m)]) if (b, m) in accs else "" for m in methods) + " |")
+            out += ["", f"ELFS / best baseline ({probe.upper()} probe):", ""]
+            for b in budgets:
+                e = _stats(accs.get((b, "elfs"), []))[0]
+                base = {m: _stats(accs[(b, m)])[0] for m in methods
+                        if m not in NOT_BASELINES and (b, m) in accs}
+                base = {m: v for m, v in base.items() if not math.isnan(v)}
+                if math.isnan(e) or not base:
+                    out.append(f"- budget {b:g}: n/a")
+                    continue
+                best = max(base, key=base.get)
+                out.append(f"- budget {b:g}: ELFS / best baseline = {e / base[best]:.3f} "
+                           f"(ELFS {100 * e:.1f} vs {best} {100 * base[best]:.1f})")
+            out.append("")
+        # Selection time (probe-independent: take one probe's rows to avoid double counting).
+        secs = {}
+        first = probes[0] if probes else None
+        for r in drows:
+            if r["probe"] == first:
+                secs.setdefault((r["budget"], r["method"]), []).append(r["select_seconds"])
+        out += ["### Selection seconds (mean ± std)", "",
+                "| budget | " + " | ".join(methods) + " |",
+                "|---|" + "---|" * len(methods)]
+        for b in budgets:
+            out.append(f"| {b:g} | " + " | ".join(
+                _cell(secs[(b, m)], 1.0, 2) if (b, m) in secs else "" for m in methods) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(rows, plot_dir):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed: skipping plots")
+        return []
+    rows = [r for r in _normalise(rows) if r["probe"] == "lr"]
+    if not rows:
+        log("no LR-probe rows: skipping plots")
+        return []
+    plot_dir = Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    methods = _ordered_methods(rows)
+    paths = []
+    for ds in dict.fromkeys(r["dataset"] for r in rows):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for m in methods:
+            pts = {}
+            for r in rows:
+                if r["dataset"] == ds and r["method"] == m:
+                    pts.setdefault(r["budget"], []).append(r["accuracy"])
+            if not pts:
+                continue
+            bs = sorted(pts)
+            st = [_stats(pts[b]) for b in bs]
+            mean = np.array([s[0] for s in st]) * 100
+            std = np.array([s[1] for s in st]) * 100
+            style = dict(lw=2.5, color="black") if m == "elfs" else dict(lw=1.3)
+            if m == "random":
+                style["ls"] = "--"
+            (line,) = ax.plot(bs, mean, marker="o", ms=3, label=m, **style)
+            ax.fill_between(bs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (fraction of train pool)")
+        ax.set_ylabel("test accuracy (%), LR probe")
+        ax.set_title(f"{ds}: accuracy vs budget (mean ± std over seeds)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = plot_dir / f"quality_{ds}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+        log(f"wrote {path}")
+    return paths
+
+
+# -- main ---------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--budgets", nargs="+", type=float, default=list(BUDGETS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--probes", nargs="+", default=list(PROBES), choices=list(PROBES))
+    ap.add_argument("--max-pool", type=int, default=None, metavar="N",
+                    help="subsample the train pool to N rows (seeded) before selecting")
+    ap.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    ap.add_argument("--out-csv", type=Path, default=REPO_ROOT / "benchmarks" / "results"
+                    / "quality.csv")
+    ap.add_argument("--out-md", type=Path, default=REPO_ROOT / "docs" / "quality.md")
+    ap.add_argument("--plot-dir", type=Path, default=REPO_ROOT / "docs" / "img")
+    ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
+                    help="only rebuild the markdown and plots from existing CSV files")
+    args = ap.parse_args(argv)
+    warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+
+    def finish(rows):
+        md = summarize(rows, args.max_pool)
+        print(md)
+        args.out_md.parent.mkdir(parents=True, exist_ok=True)
+        args.out_md.write_text(md)
+        log(f"wrote {args.out_md}")
+        plot(rows, args.plot_dir)
+
+    if args.summarize:
+        rows = []
+        for p in args.summarize:
+            with open(p, newline="") as fh:
+                rows.extend(csv.DictReader(fh))
+        finish(rows)
+        return
+
+    budgets = sorted(args.budgets)
+    args.out_csv.parent.mkdir(parents=True, exist_ok=True)
+    results = []
+    t_start = time.perf_counter()
+    log(f"skelfs from {Path(skelfs.__file__).parent}; max_pool={args.max_pool or 'none'}")
+    with open(args.out_csv, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        fh.flush()
+        for ds in args.datasets:
+            X_all, y_all, X_test, y_test = load_dataset(args.data_dir, ds)
+            log(f"{ds}: train {X_all.shape}, test {X_test.shape}, "
+                f"{np.unique(y_all).size} classes")
+            for seed in args.seeds:
+                if args.max_pool and args.max_pool < X_all.shape[0]:
+                    pool = np.sort(np.random.RandomState(seed).choice(
+                        X_all.shape[0], args.max_pool, replace=False))
+                    X, y = X_all[pool], y_all[pool]
+                else:
+                    X, y = X_all, y_all
+                for b in budgets:
+                    for m in args.methods:
+                        t0 = time.perf_counter()
+                        sel = METHODS[m](b, seed).fit(X)  # label-free
+                        rows = np.asarray(sel.get_support(indices=True), dtype=np.intp)
+                        sel_secs = time.perf_counter() - t0
+                        accs = []
+                        for probe in args.probes:
+                            t1 = time.perf_counter()
+                            acc = probe_accuracy(probe, seed, X, y, rows, X_test, y_test)
+                            r = dict(dataset=ds, seed=seed, budget=b, method=m, probe=probe,
+                                     pool=X.shape[0], n_selected=int(rows.size),
+                                     n_classes_selected=int(np.unique(y[rows]).size),
+                                     accuracy=acc, select_seconds=round(sel_secs, 4),
+                                     probe_seconds=round(time.perf_counter() - t1, 4))
+                            results.append(r)
+                            writer.writerow(r)
+                            accs.append(f"{probe}={100 * acc:.2f}")
+                        fh.flush()
+                        log(f"  {ds} seed={seed} budget={b:<5g} {m:>17s} n={rows.size:<5d} "
+                            f"{' '.join(accs)} select={sel_secs:.2f}s  "
+                            f"[{time.perf_counter() - t_start:.0f}s]")
+    log(f"total wall time {time.perf_counter() - t_start:.0f}s; wrote {args.out_csv}")
+    finish(results)
+
+
+if __name__ == "__main__":
+    main()
