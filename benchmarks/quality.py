@@ -67,14 +67,21 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-from quality_core import DATASETS, load_dataset, log  # noqa: E402  (also puts skelfs on path)
+from quality_core import (  # noqa: E402  (also puts skelfs on path)
+    DATASETS,
+    _fmt,
+    _num,
+    load_dataset,
+    log,
+    probe_accuracy,
+    read_csvs,
+)
 
 import skelfs  # noqa: E402
 
@@ -108,39 +115,12 @@ def make_probe(name, seed):
     raise ValueError(f"unknown probe {name!r}")
 
 
-def probe_accuracy(name, seed, X, y, rows, X_test, y_test):
-    """Reveal the labels of ``rows``, train the probe, return its test accuracy."""
-    y_sel = y[rows]
-    if np.unique(y_sel).size < 2:  # a one-class selection can only predict that class
-        return float(np.mean(y_test == y_sel[0]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = make_probe(name, seed).fit(X[rows], y_sel)
-    return float(clf.score(X_test, y_test))
-
-
 # -- summary ------------------------------------------------------------------------------
-def _num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def _stats(values):
     v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
     if v.size == 0:
         return float("nan"), float("nan"), 0
     return float(v.mean()), float(v.std(ddof=0)), int(v.size)
-
-
-def _cell(values, scale=100.0, digits=1):
-    m, s, n = _stats(values)
-    if n == 0:
-        return "n/a"
-    if n == 1:
-        return f"{scale * m:.{digits}f}"
-    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
 
 
 def _normalise(rows):
@@ -197,7 +177,7 @@ def summarize(rows, max_pool=None):
                     "|---|" + "---|" * len(methods)]
             for b in budgets:
                 out.append(f"| {b:g} | " + " | ".join(
-                    _cell(accs[(b, m)]) if (b, m) in accs else "" for m in methods) + " |")
+                    _fmt(accs[(b, m)]) if (b, m) in accs else "" for m in methods) + " |")
             out += ["", f"ELFS / best baseline ({probe.upper()} probe):", ""]
             for b in budgets:
                 e = _stats(accs.get((b, "elfs"), []))[0]
@@ -222,7 +202,7 @@ def summarize(rows, max_pool=None):
                 "|---|" + "---|" * len(methods)]
         for b in budgets:
             out.append(f"| {b:g} | " + " | ".join(
-                _cell(secs[(b, m)], 1.0, 2) if (b, m) in secs else "" for m in methods) + " |")
+                _fmt(secs[(b, m)], 1.0, 2) if (b, m) in secs else "" for m in methods) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -306,11 +286,7 @@ def main(argv=None):
         plot(rows, args.plot_dir)
 
     if args.summarize:
-        rows = []
-        for p in args.summarize:
-            with open(p, newline="") as fh:
-                rows.extend(csv.DictReader(fh))
-        finish(rows)
+        finish(read_csvs(args.summarize))
         return
 
     budgets = sorted(args.budgets)
@@ -342,7 +318,7 @@ def main(argv=None):
                         accs = []
                         for probe in args.probes:
                             t1 = time.perf_counter()
-                            acc = probe_accuracy(probe, seed, X, y, rows, X_test, y_test)
+                            acc = probe_accuracy(X, y, rows, X_test, y_test, make_probe(probe, seed))
                             r = dict(dataset=ds, seed=seed, budget=b, method=m, probe=probe,
                                      pool=X.shape[0], n_selected=int(rows.size),
                                      n_classes_selected=int(np.unique(y[rows]).size),

@@ -108,14 +108,19 @@ def load_dataset(data_dir, name):
     return X, y, X_test, y_test
 
 
-def probe_accuracy(X, y, rows, X_test, y_test):
-    """Reveal the labels of ``rows``, train the logistic probe, score it on test."""
+def probe_accuracy(X, y, rows, X_test, y_test, probe=None):
+    """Reveal the labels of ``rows``, train ``probe`` on them, score it on test.
+
+    ``probe`` is an unfitted classifier; the default is the logistic probe of DESIGN §4.
+    """
     y_sel = y[rows]
     if np.unique(y_sel).size < 2:  # a one-class selection can only predict that class
         return float(np.mean(y_test == y_sel[0]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = LogisticRegression(C=1.0, max_iter=1000).fit(X[rows], y_sel)
+        if probe is None:
+            probe = LogisticRegression(C=1.0, max_iter=1000)
+        clf = probe.fit(X[rows], y_sel)
     return float(clf.score(X_test, y_test))
 
 

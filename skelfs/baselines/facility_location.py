@@ -89,7 +89,6 @@ class FacilityLocationSelector(BaseSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        n = X.shape[0]
         n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
         _check_backend(self.backend)
         rng = check_random_state(self.random_state)

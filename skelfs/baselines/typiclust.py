@@ -118,7 +118,6 @@ class TypiClustSelector(BaseSelector):
         min_cluster_size = check_int("min_cluster_size", self.min_cluster_size, 0)
         _check_backend(self.backend)
         rng = check_random_state(self.random_state)
-        n = X.shape[0]
 
         km = KMeansClusterer(n_clusters=min(n_select, max_clusters), random_state=rng).fit(X)
         labels = km.labels_
