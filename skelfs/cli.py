@@ -655,12 +655,15 @@ def _cmd_plot(args):
 
     X = _load(args)[0]
     selector, seconds = _fit(args, X)
-    if _row_score(selector)[1] is not None:
-        save(plotting.plot_difficulty(selector).figure, "difficulty.png")
-    else:
-        _say(args, f"{args.method} has no per-row score: no difficulty.png")
-    save(plotting.plot_selection(X, selector, max_points=args.max_points).figure,
-         "selection.png")
+    try:
+        if getattr(selector, "scores_", None) is not None:
+            save(plotting.plot_difficulty(selector).figure, "difficulty.png")
+        else:
+            _say(args, f"{args.method} has no per-row scores_: no difficulty.png")
+        save(plotting.plot_selection(X, selector, max_points=args.max_points).figure,
+             "selection.png")
+    except (ValueError, TypeError) as exc:
+        raise CLIError(f"plot: {_one_line(exc)}") from None
     summary = _summary(args, selector, X, seconds, files=written)
     _report(args, summary, "wrote " + ", ".join(written))
 

@@ -254,7 +254,9 @@ def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, rand
     Zo, Zc = Z[: others.size], Z[others.size:]
     ax.scatter(Zo[:, 0], Zo[:, 1], s=5, c=POOL_COLOR, alpha=0.6, linewidths=0,
                label=f"not selected ({(~selected).sum()})", rasterized=True)
-    ax.scatter(Zc[:, 0], Zc[:, 1], s=16, c=SELECTED_COLOR, edgecolors="black",
+    # Smaller markers when many rows are highlighted, so they do not merge into blobs.
+    size = 16.0 * min(1.0, np.sqrt(500 / max(chosen.size, 1)))
+    ax.scatter(Zc[:, 0], Zc[:, 1], s=max(size, 4.0), c=SELECTED_COLOR, edgecolors="black",
                linewidths=0.3, label=f"selected ({selected.sum()})", rasterized=True)
     title = f"{type(selector).__name__}: {selected.sum()} of {selected.size} rows"
     if rows.size < selected.size:

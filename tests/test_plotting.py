@@ -208,6 +208,10 @@ def test_cli_plot_writes_pngs(tmp_path, X, capsys):
                  "--n-clusters", "5", "--device", "cpu", "-o", str(tmp_path / "figs")]) == 0
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["difficulty.png",
                                                                     "selection.png"]
+    # a method without scores_: the selection view only
+    assert main(["plot", str(tmp_path / "X.npy"), "--budget", "20", "--method", "typiclust",
+                 "-o", str(tmp_path / "tc")]) == 0
+    assert [p.name for p in (tmp_path / "tc").iterdir()] == ["selection.png"]
     _results().to_csv(tmp_path / "r.csv", index=False)
     assert main(["plot", "--budget-curve", str(tmp_path / "r.csv"), "-o",
                  str(tmp_path / "curves"), "--json"]) == 0
