@@ -640,9 +640,14 @@ def _cmd_plot(args):
 
     if args.budget_curve is not None:
         frame = _read_results(args.budget_curve)
-        datasets = sorted(frame["dataset"].astype(str).unique()) if "dataset" in frame else []
+        missing = [c for c in plotting.BUDGET_COLUMNS if c not in frame.columns]
+        if missing:
+            raise CLIError(
+                f"{args.budget_curve} is not a benchmark results CSV: it lacks the column(s) "
+                f"{', '.join(missing)} (found: {_listing([str(c) for c in frame.columns])}).")
+        datasets = sorted(frame.dropna(subset=["accuracy"])["dataset"].astype(str).unique())
         if not datasets:
-            raise CLIError(f"{args.budget_curve}: no rows with a 'dataset' column to plot.")
+            raise CLIError(f"{args.budget_curve}: no rows with an accuracy to plot.")
         for dataset in datasets:
             try:
                 ax = plotting.plot_budget_curve(frame, dataset=dataset, probe=args.probe)

@@ -217,3 +217,9 @@ def test_cli_plot_writes_pngs(tmp_path, X, capsys):
                  str(tmp_path / "curves"), "--json"]) == 0
     assert (tmp_path / "curves" / "budget_toy.png").stat().st_size > 1000
     capsys.readouterr()
+    # a CSV that is not benchmark results: one line, status 2
+    pd.DataFrame({"index": [1, 2]}).to_csv(tmp_path / "sel.csv", index=False)
+    assert main(["plot", "--budget-curve", str(tmp_path / "sel.csv"), "-o",
+                 str(tmp_path / "curves")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lacks the column(s) dataset, method, budget, accuracy" in err[0]
