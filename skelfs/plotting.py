@@ -118,6 +118,7 @@ def plot_difficulty(selector, ax=None, *, bins=50):
     >>> [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()][:2]
     ['selected', 'not selected']
     """
+    _pyplot()  # fail early, before any work, when matplotlib is missing
     if getattr(selector, "scores_", None) is None or not hasattr(selector, "sample_indices_"):
         raise ValueError(
             f"plot_difficulty needs a fitted selector with per-row scores_ (ELFSSelector, "
@@ -215,6 +216,7 @@ def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, rand
     """
     from sklearn.utils.validation import check_is_fitted
 
+    _pyplot()  # fail early, before the PCA, when matplotlib is missing
     check_is_fitted(selector, "sample_indices_")
     if method not in ("pca", "features"):
         raise ValueError(f'method must be "pca" or "features", got {method!r}.')
@@ -310,6 +312,7 @@ def plot_budget_curve(results, dataset=None, ax=None, *, probe="lr"):
     """
     import pandas as pd
 
+    _pyplot()  # fail early when matplotlib is missing
     frame = results if isinstance(results, pd.DataFrame) else pd.read_csv(results)
     missing = [c for c in BUDGET_COLUMNS if c not in frame.columns]
     if missing:

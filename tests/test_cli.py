@@ -290,3 +290,19 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.startswith("skelfs ")
     assert main(["select", "--help"]) == 0
     assert "--budget" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_says_how_to_install(capsys, files, monkeypatch):
+    # None in sys.modules makes "import matplotlib" raise ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    status, _, err = _run_main(capsys, "plot", files["dir"] / "X.npy", "-o", files["dir"] / "f")
+    assert status == 2 and "pip install skelfs[plot]" in err
+    from skelfs import plotting
+
+    X = np.random.RandomState(0).rand(10, 3)
+    fitted = RandomSelector(budget=2).fit(X)
+    for plot, args in [(plotting.plot_selection, (X, fitted)),
+                       (plotting.plot_budget_curve, (pd.DataFrame(),))]:
+        with pytest.raises(ImportError, match=r"pip install skelfs\[plot\]"):
+            plot(*args)
