@@ -355,7 +355,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    """The ``skelfs`` argument parser (sub-commands ``select``, ``score`` and ``plot``)."""
+    """The ``skelfs`` argument parser (sub-commands ``select``, ``score`` and ``plot``).
+
+    Examples
+    --------
+    >>> from skelfs.cli import build_parser
+    >>> args = build_parser().parse_args(["select", "X.npy", "--budget", "100", "-o", "o.csv"])
+    >>> args.command, args.budget, args.method
+    ('select', 100, 'elfs')
+    """
     from . import __version__
 
     parser = _Parser(
@@ -437,7 +445,18 @@ def build_parser():
 
 # -- running a selection ----------------------------------------------------------------------
 def build_selector(args):
-    """The selector that ``args`` (parsed options) describe, with their values checked."""
+    """The selector that ``args`` (parsed options) describe, with their values checked.
+
+    Options left unset keep the method's own defaults; an option the method does not
+    have (``--beta`` for a baseline) raises :class:`CLIError`.
+
+    Examples
+    --------
+    >>> from skelfs.cli import build_parser, build_selector
+    >>> argv = ["select", "X.npy", "--method", "kcenter", "--budget", "0.05", "-o", "o.csv"]
+    >>> build_selector(build_parser().parse_args(argv))
+    KCenterGreedySelector(budget=0.05)
+    """
     import skelfs
 
     cls = getattr(skelfs, METHODS[args.method])
