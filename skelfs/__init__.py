@@ -10,7 +10,7 @@ from .baselines import (
     RandomSelector,
     TypiClustSelector,
 )
-from .clustering import KMeansClusterer, estimate_n_clusters
+from .clustering import DeepClusterer, KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
 from .estimator import CoresetEstimator, CoresetSampler
 from .pruning import DoubleEndPruner
@@ -23,6 +23,7 @@ __all__ = [
     "CoresetEstimator",
     "CoresetSampler",
     "D2Selector",
+    "DeepClusterer",
     "DoubleEndPruner",
     "DynamicsScorer",
     "ELFSSelector",

@@ -258,3 +258,26 @@ def progress(total, desc, verbose):
     except ImportError:
         return _PlainProgress(total, desc)
     return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+
+
+# Elements per block when streaming column statistics (bounds the float64 working copy).
+_MOMENT_BLOCK_ELEMENTS = 2**16
+
+
+def column_moments(X):
+    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators).
+
+    Reads blocks of rows, so a memory map is never loaded or copied as a whole.
+    Constant columns get std 1, so that standardising leaves them centred at zero.
+    """
+    rows = max(1, _MOMENT_BLOCK_ELEMENTS // X.shape[1])
+    s = np.zeros(X.shape[1])
+    ss = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], rows):
+        block = np.asarray(X[start : start + rows], dtype=np.float64)
+        s += block.sum(axis=0)
+        ss += np.einsum("ij,ij->j", block, block)
+    mean = s / X.shape[0]
+    std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
+    std[std < 1e-12] = 1.0
+    return mean, std

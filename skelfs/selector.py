@@ -18,11 +18,11 @@ from sklearn.utils import check_random_state
 
 from ._utils import check_beta, check_n_clusters, progress
 from .base import BaseSelector
-from .clustering import KMeansClusterer
+from .clustering import DeepClusterer, KMeansClusterer
 from .dynamics import DynamicsScorer
 from .pruning import SAMPLING_MODES, DoubleEndPruner
 
-CLUSTERERS = {"kmeans": KMeansClusterer}
+CLUSTERERS = {"kmeans": KMeansClusterer, "temi": DeepClusterer}
 # n_clusters=None: about two selected rows per pseudo-label cluster, at most this many
 # clusters (TypiClust's cap; it also bounds the proxy head's cost at scale).
 MAX_AUTO_CLUSTERS = 500
@@ -157,6 +157,9 @@ class ELFSSelector(BaseSelector):
             else:
                 n_clusters = check_n_clusters(self.n_clusters, n_samples)
             clusterer = CLUSTERERS[self.clusterer](n_clusters=n_clusters, random_state=seeds[0])
+            if self.clusterer == "temi":  # the deep clusterer also trains with these
+                clusterer.set_params(device=self.device, n_jobs=self.n_jobs,
+                                     verbose=self.verbose)
         else:
             clusterer = _clone_component(self.clusterer, "clusterer", "fit", seeds[0])
 

@@ -212,7 +212,7 @@ def test_kmeans_estimates_k_label_free():
     X, _ = make_blobs(600, n_features=5, centers=6, cluster_std=0.5, random_state=1)
     km = KMeansClusterer(random_state=0).fit(X)
     assert km.n_clusters_ == 6
-    assert max(km.silhouettes_, key=km.silhouettes_.get) == 6
+    assert max(km.n_clusters_scores_, key=km.n_clusters_scores_.get) == 6
 
 
 @pytest.mark.parametrize("refit", [False, True])
