@@ -34,6 +34,11 @@ from ._utils import (
 
 # Above this many rows Lloyd k-means gets slow on a laptop; mini-batch k-means takes over.
 _MINIBATCH_ABOVE = 50_000
+# The streamed mini-batch path stops once a pass over the data lowers the inertia
+# (sum of squared distances to the nearest centre) by less than this fraction.
+_STREAM_TOL = 1e-3
+# Rows per block when the streamed path assigns labels (bounds its working memory).
+_ASSIGN_BLOCK = 4096
 
 
 def estimate_n_clusters(X, *, method="eigengap", max_clusters=None, sample_size=3000,
@@ -142,10 +147,27 @@ def _silhouette_sweep(sub, n, max_clusters, rng):
 class KMeansClusterer(ClusterMixin, BaseEstimator):
     """k-means pseudo-labels (the cheap clusterer for ELFS).
 
-    Lloyd k-means for pools up to 50,000 rows, mini-batch k-means above (``algorithm``
-    overrides). With ``n_clusters=None`` the number of clusters is chosen label-free by
-    :func:`estimate_n_clusters` (largest eigengap of a kNN graph
+    Lloyd k-means (scikit-learn's ``KMeans``) for float32/float64 pools up to 50,000
+    rows; streamed mini-batch k-means above, and for float16 input at any size
+    (``algorithm`` overrides). With ``n_clusters=None`` the number of clusters is
+    chosen label-free by :func:`estimate_n_clusters` (largest eigengap of a kNN graph
     on a subsample).
+
+    Memory: the Lloyd path works on one float copy of ``X`` (scikit-learn centres the
+    data), so at most 50,000 rows are copied under ``algorithm="auto"``. The streamed
+    path never copies or upcasts ``X`` as a whole, which keeps a memory map on disk
+    and float16 input in float16: it reads mini-batches of rows, casts each to
+    float32, and
+
+    1. runs Lloyd k-means (``n_init`` restarts) on a random sample of
+       ``max(3 * batch_size, 3 * n_clusters)`` rows for the initial centres;
+    2. refines them with ``MiniBatchKMeans.partial_fit`` over shuffled mini-batches
+       of all rows, one pass at a time, and after each pass assigns every row to its
+       nearest centre (block by block); it stops when a pass lowers the inertia by
+       less than 0.1%, or after ``max_iter`` passes.
+
+    On 100k synthetic 768-d rows with 500 clusters the inertia fell by 3.1%, 0.21%,
+    0.09% in the first three passes (``benchmarks/scale.py``).
 
     Parameters
     ----------
@@ -156,8 +178,10 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     n_init : int, default=3
         k-means restarts; the lowest inertia wins.
     max_iter : int, default=100
+        Lloyd iterations; on the streamed mini-batch path also the most passes over
+        the data.
     batch_size : int, default=4096
-        Mini-batch size for ``algorithm="minibatch"``.
+        Rows per mini-batch on the streamed path (at least ``n_clusters``).
     random_state : int, RandomState instance or None, default=None
 
     Attributes
@@ -167,7 +191,8 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     n_clusters_ : int
     cluster_centers_ : ndarray of shape (n_clusters_, n_features)
     n_iter_ : int
-        Iterations run by the final k-means.
+        Iterations run by the final Lloyd k-means, or passes over the data on the
+        streamed mini-batch path.
     n_clusters_scores_ : dict
         The :func:`estimate_n_clusters` criterion per candidate K when ``n_clusters``
         was estimated, else empty.
@@ -204,7 +229,8 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
                 f'algorithm must be "auto", "lloyd" or "minibatch", got {self.algorithm!r}.'
             )
         reject_sparse(X)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], copy=False,
+        # float16 stays float16 (no upcast copy); memory maps stay on disk.
+        X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False,
                           ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         k_scores = {}
@@ -217,22 +243,74 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
         use_minibatch = self.algorithm == "minibatch" or (
-            self.algorithm == "auto" and X.shape[0] > _MINIBATCH_ABOVE)
+            self.algorithm == "auto"
+            and (X.shape[0] > _MINIBATCH_ABOVE or X.dtype == np.float16))
         seed = rng.randint(2**31 - 1)
         if use_minibatch:
-            km = MiniBatchKMeans(k, batch_size=self.batch_size, n_init=self.n_init,
-                                 max_iter=self.max_iter, random_state=seed)
+            centers, labels, n_iter = self._fit_streamed(X, k, seed)
         else:
+            if X.dtype == np.float16:  # explicit algorithm="lloyd": sklearn needs float32
+                X = X.astype(np.float32)
             km = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, random_state=seed)
-        labels = km.fit_predict(X)
+            labels = km.fit_predict(X)
+            centers, n_iter = km.cluster_centers_, km.n_iter_
         # Renumber so that ids are 0..K'-1 even if a cluster ended empty.
         used, labels = np.unique(labels, return_inverse=True)
         self.labels_ = labels.astype(np.intp)
         self.n_clusters_ = int(used.size)
-        self.cluster_centers_ = km.cluster_centers_[used]
-        self.n_iter_ = int(km.n_iter_)
+        self.cluster_centers_ = centers[used]
+        self.n_iter_ = int(n_iter)
         self.n_clusters_scores_ = k_scores
         return self
+
+    def _fit_streamed(self, X, k, seed):
+        """Mini-batch k-means over float32-cast batches of rows; ``X`` is never copied."""
+        rng = np.random.RandomState(seed)
+        n = X.shape[0]
+        batch = min(n, max(self.batch_size, k))
+        sample = np.sort(rng.choice(n, size=min(n, max(3 * batch, 3 * k)), replace=False))
+        # float64 sample: sklearn's k-means++ upcasts float32 rows chunk by chunk at every
+        # one of its k steps, which made a float32 init several times slower. The sample
+        # is ours, so KMeans may centre it in place (copy_x=False).
+        init = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, copy_x=False,
+                      random_state=rng.randint(2**31 - 1)).fit(
+            np.asarray(X[sample], dtype=np.float64))
+        centers = init.cluster_centers_.astype(np.float32)
+        mbk = MiniBatchKMeans(k, init=centers, n_init=1, batch_size=batch,
+                              compute_labels=False, random_state=rng.randint(2**31 - 1))
+        labels, inertia = _assign_blocks(X, centers)
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):
+            order = rng.permutation(n)
+            for start in range(0, n, batch):
+                # Sorted rows read a memory map front to back; the batch stays random.
+                rows = np.sort(order[start:start + batch])
+                mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
+            centers = mbk.cluster_centers_
+            previous = inertia
+            labels, inertia = _assign_blocks(X, centers)
+            if previous - inertia <= _STREAM_TOL * previous:
+                break
+        return centers, labels, n_iter
+
+
+def _assign_blocks(X, centers):
+    """Nearest centre of every row of ``X`` and the total squared distance, by blocks."""
+    centers = np.asarray(centers, dtype=np.float32)
+    half_sq_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    inertia = 0.0
+    for start in range(0, X.shape[0], _ASSIGN_BLOCK):
+        block = np.ascontiguousarray(X[start:start + _ASSIGN_BLOCK], dtype=np.float32)
+        # argmin ||x - c||^2 = argmin (|c|^2 / 2 - x.c); the row's |x|^2 is added back for
+        # the inertia only.
+        dist = block @ centers.T
+        np.subtract(half_sq_norms, dist, out=dist)
+        best = dist.argmin(axis=1)
+        labels[start:start + block.shape[0]] = best
+        inertia += float(2.0 * dist[np.arange(best.size), best].sum(dtype=np.float64)
+                         + np.einsum("ij,ij->", block, block, dtype=np.float64))
+    return labels, inertia
 
 
 # -- TEMI deep clustering ---------------------------------------------------------------

@@ -114,18 +114,38 @@ def _build_head(n_features, n_classes, hidden_layer_size, dropout):
     )
 
 
-def _column_moments(X, batch_size):
-    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators)."""
+# Elements per block of the streamed moments pass (512 KiB of float64 per block).
+_MOMENT_BLOCK_ELEMENTS = 2**16
+
+
+def _column_moments(X):
+    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators).
+
+    Reads blocks of rows, so a memory map is never loaded or copied as a whole.
+    """
+    rows = max(1, _MOMENT_BLOCK_ELEMENTS // X.shape[1])
     s = np.zeros(X.shape[1])
     ss = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], batch_size):
-        block = np.asarray(X[start : start + batch_size], dtype=np.float64)
+    for start in range(0, X.shape[0], rows):
+        block = np.asarray(X[start : start + rows], dtype=np.float64)
         s += block.sum(axis=0)
-        ss += (block**2).sum(axis=0)
+        ss += np.einsum("ij,ij->j", block, block)
     mean = s / X.shape[0]
     std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
     std[std < 1e-12] = 1.0  # constant columns: leave them centred at zero
     return mean, std
+
+
+def _batch_to_device(X, rows, device):
+    """Rows ``rows`` of ``X`` as a float32 tensor on ``device``.
+
+    Only this batch is gathered (in the input's dtype, so float16 crosses to a GPU at
+    half the bytes) and it is cast to float32 on the device.
+    """
+    import torch
+
+    batch = np.ascontiguousarray(X[rows])
+    return torch.from_numpy(batch).to(device).float()
 
 
 class DynamicsScorer(BaseEstimator):
@@ -263,7 +283,7 @@ class DynamicsScorer(BaseEstimator):
             )
         device = resolve_device(self.device)
         n, d = X.shape
-        mean, std = _column_moments(X, 8192) if self.standardize else (np.zeros(d), np.ones(d))
+        mean, std = _column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
 
         seed = torch_seed(self.random_state)
         fork = [device.index or 0] if device.type == "cuda" else []
@@ -302,7 +322,7 @@ class DynamicsScorer(BaseEstimator):
                     # Sorted row order reads memory maps sequentially; the batch is
                     # still a uniformly random subset.
                     rows = np.sort(perm[start : start + self.batch_size])
-                    xb = torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).to(device)
+                    xb = _batch_to_device(X, rows, device)
                     xb = (xb - mean_t) / std_t
                     if self.input_noise > 0:
                         xb = xb + self.input_noise * torch.randn(xb.shape, device=device)

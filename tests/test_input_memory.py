@@ -1,0 +1,207 @@
+"""The pool is never copied or upcast as a whole (issue 6: a million embeddings on a laptop).
+
+Peak Python-tracked allocations (tracemalloc sees every NumPy buffer) must stay well
+below the size of the pool, and torch must only ever receive one mini-batch of rows.
+Each fit uses one thread (``n_jobs=1``): tiny mini-batches on an oversubscribed 2-core
+machine otherwise spend most of their time in thread hand-offs.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
+
+import skelfs.clustering as clustering
+from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
+from skelfs.dynamics import _column_moments
+from skelfs.selector import _auto_beta
+
+# 61 MB as float32. Above the 50k-row threshold, so the default k-means streams and
+# beta="auto" probes a 50k-row subset; fixed-size blocks and O(n) state stay far below.
+N, D = 60_000, 256
+
+
+@pytest.fixture(scope="module")
+def pool32():
+    rng = np.random.default_rng(0)
+    centres = 4.0 * rng.standard_normal((6, D), dtype=np.float32)
+    X = rng.standard_normal((N, D), dtype=np.float32)
+    X += centres[rng.integers(0, 6, N)]
+    return X
+
+
+@pytest.fixture(scope="module")
+def memmap32(pool32, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pool") / "X.npy"
+    np.save(path, pool32)
+    return np.load(path, mmap_mode="r")
+
+
+def _inputs(pool32, memmap32):
+    return {
+        "float32 C": pool32,
+        "float32 F": np.asfortranarray(pool32),
+        "float64": pool32.astype(np.float64),
+        "float16": pool32.astype(np.float16),
+        "memmap": memmap32,
+        "DataFrame": pd.DataFrame(pool32),
+    }
+
+
+KINDS = ["float32 C", "float32 F", "float64", "float16", "memmap", "DataFrame"]
+
+
+def _selector(beta=0.1):
+    """The default pipeline (streamed k-means above 50k rows), made quick."""
+    return ELFSSelector(
+        budget=0.05, beta=beta, n_jobs=1,
+        clusterer=KMeansClusterer(6, batch_size=1024, n_init=1),
+        scorer=DynamicsScorer(epochs=1, batch_size=1024),
+    )
+
+
+def _peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # Tiny blocks on a shared 2-core machine: thread hand-offs would dominate.
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def fits(pool32, memmap32):
+    """Each input kind fitted once: (peak traced bytes during fit, fitted selector).
+
+    The memory map runs the default beta="auto" (its probes read held-out and selected
+    rows of X); the others a fixed beta, which keeps the module fast.
+    """
+    _selector().fit(pool32[:3000])  # imports torch and fills caches outside the measurement
+    out = {}
+    for kind, X in _inputs(pool32, memmap32).items():
+        sel = _selector(beta="auto" if kind == "memmap" else 0.1)
+        out[kind] = (_peak_bytes(lambda: sel.fit(X)), sel)
+    return out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_validation_shares_the_input_buffer(pool32, memmap32, kind):
+    X = _inputs(pool32, memmap32)[kind]
+    Z = ELFSSelector()._validate_pool(X)
+    source = X.to_numpy() if isinstance(X, pd.DataFrame) else X
+    assert Z.dtype == source.dtype
+    assert np.shares_memory(Z, source)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fit_never_copies_the_pool(fits, kind):
+    peak, sel = fits[kind]
+    assert sel.n_selected_ == int(0.05 * N)
+    # Bounded blocks, samples and O(n) state take about 0.3 of a float32 copy of the pool
+    # (N * D * 4 bytes); any full copy, even a float16 one, would exceed 0.5.
+    assert peak < 0.5 * N * D * 4, f"{kind}: peak {peak / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("kind", ["float32 F", "float64", "DataFrame"])
+def test_every_container_selects_the_same_rows(fits, kind):
+    reference = fits["float32 C"][1]
+    np.testing.assert_array_equal(fits[kind][1].sample_indices_, reference.sample_indices_)
+
+
+def test_memmap_gives_the_same_dynamics(fits):
+    a, b = fits["float32 C"][1], fits["memmap"][1]
+    np.testing.assert_array_equal(a.pseudo_labels_, b.pseudo_labels_)
+    np.testing.assert_array_equal(a.scores_, b.scores_)
+    assert b.auto_beta_scores_  # beta="auto" ran on the memory map
+
+
+def test_float16_pool_selects_like_float32(fits):
+    a, b = fits["float32 C"][1], fits["float16"][1]
+    assert adjusted_rand_score(a.pseudo_labels_, b.pseudo_labels_) > 0.999
+    assert np.corrcoef(a.scores_, b.scores_)[0, 1] > 0.999
+    overlap = np.intersect1d(a.sample_indices_, b.sample_indices_).size / a.n_selected_
+    assert overlap > 0.9
+
+
+def test_torch_only_receives_mini_batches(pool32, monkeypatch):
+    import torch
+
+    largest = [0]
+    for name in ("from_numpy", "as_tensor", "tensor"):
+        original = getattr(torch, name)
+
+        def spy(data, *args, _original=original, **kwargs):
+            largest[0] = max(largest[0], int(np.size(data)))
+            return _original(data, *args, **kwargs)
+
+        monkeypatch.setattr(torch, name, spy)
+    X = np.asfortranarray(pool32.astype(np.float64))
+    y = np.arange(N) % 6
+    DynamicsScorer(epochs=1, batch_size=512, n_jobs=1).fit(X, y)
+    assert 0 < largest[0] <= max(512 * D, N)  # one batch, or an O(n) vector (labels)
+
+
+def test_kmeans_streams_float16_without_upcast(pool32):
+    X16 = pool32.astype(np.float16)
+    km = KMeansClusterer(6, n_init=1, batch_size=1024, random_state=0)  # "auto": streams
+    peak = _peak_bytes(lambda: km.fit(X16))
+    # A float32 copy would be 2 * X16.nbytes.
+    assert peak < 0.35 * 2 * X16.nbytes, f"peak {peak / 1e6:.1f} MB"
+    reference = KMeansClusterer(6, algorithm="lloyd", n_init=1, random_state=0).fit(pool32)
+    assert adjusted_rand_score(reference.labels_, km.labels_) > 0.999
+    assert km.cluster_centers_.shape == (6, D)
+    assert 1 <= km.n_iter_ <= km.max_iter
+
+
+def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
+    monkeypatch.setattr(clustering, "_MINIBATCH_ABOVE", N // 2)
+    pool32 = np.ascontiguousarray(pool32[:, :16])
+    calls = []
+    original = KMeansClusterer._fit_streamed
+    monkeypatch.setattr(KMeansClusterer, "_fit_streamed",
+                        lambda self, *a: calls.append(1) or original(self, *a))
+    KMeansClusterer(6, n_init=1, random_state=0).fit(pool32[: N // 2])
+    assert not calls  # at the threshold: Lloyd, as before
+    KMeansClusterer(6, n_init=1, random_state=0).fit(pool32)
+    assert calls
+
+
+def test_column_moments_stream_float16_fortran(pool32):
+    X = np.asfortranarray(pool32.astype(np.float16))
+    peak = _peak_bytes(lambda: _column_moments(X))
+    mean, std = _column_moments(X)
+    ref = X.astype(np.float64)
+    np.testing.assert_allclose(mean, ref.mean(axis=0), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(std, ref.std(axis=0), rtol=1e-7)
+    assert peak < 0.1 * X.nbytes
+
+
+class _RowLog(np.ndarray):
+    """An ndarray that records which rows are read through fancy indexing."""
+
+    def __getitem__(self, key):
+        if isinstance(key, np.ndarray) and key.ndim == 1:
+            self.rows_read.update(np.asarray(key).tolist())
+        return np.asarray(self)[key]
+
+
+def test_auto_beta_reads_at_most_max_rows(pool32):
+    n = 4000
+    X = pool32[:n].view(_RowLog)
+    X.rows_read = set()
+    rng = np.random.RandomState(0)
+    labels = rng.randint(0, 4, n)
+    scores = rng.rand(n)
+    beta, results = _auto_beta(X, labels, scores, n // 10, DoubleEndPruner(), rng, max_rows=1000)
+    assert results and beta in results
+    assert 0 < len(X.rows_read) <= 1000
