@@ -29,7 +29,8 @@ GROUPS = [
     ("Selectors", ["ELFSSelector", "RandomSelector", "PrototypicalitySelector", "D2Selector",
                    "KCenterGreedySelector", "TypiClustSelector", "ProbCoverSelector",
                    "FacilityLocationSelector", "BaseSelector"]),
-    ("ELFS components", ["KMeansClusterer", "estimate_n_clusters", "DynamicsScorer",
+    ("ELFS components", ["KMeansClusterer", "DeepClusterer", "estimate_n_clusters",
+                         "DynamicsScorer",
                          "DoubleEndPruner"]),
     ("Supervised learning on a selection", ["CoresetEstimator", "CoresetSampler"]),
 ]
