@@ -31,6 +31,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from ._utils import (
     FLOAT_DTYPES,
     atomic_fit,
+    column_moments,
     limit_threads,
     progress,
     reject_sparse,
@@ -112,28 +113,6 @@ def _build_head(n_features, n_classes, hidden_layer_size, dropout):
         nn.Dropout(dropout),
         nn.Linear(hidden_layer_size, n_classes),
     )
-
-
-# Elements per block of the streamed moments pass (512 KiB of float64 per block).
-_MOMENT_BLOCK_ELEMENTS = 2**16
-
-
-def _column_moments(X):
-    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators).
-
-    Reads blocks of rows, so a memory map is never loaded or copied as a whole.
-    """
-    rows = max(1, _MOMENT_BLOCK_ELEMENTS // X.shape[1])
-    s = np.zeros(X.shape[1])
-    ss = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], rows):
-        block = np.asarray(X[start : start + rows], dtype=np.float64)
-        s += block.sum(axis=0)
-        ss += np.einsum("ij,ij->j", block, block)
-    mean = s / X.shape[0]
-    std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
-    std[std < 1e-12] = 1.0  # constant columns: leave them centred at zero
-    return mean, std
 
 
 def _batch_to_device(X, rows, device):
@@ -283,7 +262,7 @@ class DynamicsScorer(BaseEstimator):
             )
         device = resolve_device(self.device)
         n, d = X.shape
-        mean, std = _column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
+        mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
 
         seed = torch_seed(self.random_state)
         fork = [device.index or 0] if device.type == "cuda" else []

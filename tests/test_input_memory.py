@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 import skelfs.clustering as clustering
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
-from skelfs.dynamics import _column_moments
+from skelfs._utils import column_moments
 from skelfs.selector import _auto_beta
 
 # 61 MB as float32. Above the 50k-row threshold, so the default k-means streams and
@@ -178,8 +178,8 @@ def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
 
 def test_column_moments_stream_float16_fortran(pool32):
     X = np.asfortranarray(pool32.astype(np.float16))
-    peak = _peak_bytes(lambda: _column_moments(X))
-    mean, std = _column_moments(X)
+    peak = _peak_bytes(lambda: column_moments(X))
+    mean, std = column_moments(X)
     ref = X.astype(np.float64)
     np.testing.assert_allclose(mean, ref.mean(axis=0), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(std, ref.std(axis=0), rtol=1e-7)
