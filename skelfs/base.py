@@ -46,6 +46,23 @@ class BaseSelector(BaseEstimator):
         Number of rows in the pool seen in ``fit``.
     n_features_in_ : int
         Number of features seen in ``fit``.
+
+    Examples
+    --------
+    A selector that keeps the rows with the largest first feature:
+
+    >>> import numpy as np
+    >>> from skelfs import BaseSelector
+    >>> class LargestFirstFeature(BaseSelector):
+    ...     def _select(self, X, n_select):
+    ...         return {"sample_indices_": np.argsort(-X[:, 0])[:n_select]}
+    >>> X = np.array([[0.0, 1.0], [3.0, 0.0], [1.0, 2.0], [2.0, 5.0]])
+    >>> sel = LargestFirstFeature(budget=2).fit(X)
+    >>> sel.get_support(indices=True)
+    array([1, 3])
+    >>> sel.transform(X)
+    array([[3., 0.],
+           [2., 5.]])
     """
 
     def __init__(self, budget=0.1):
