@@ -50,6 +50,12 @@ Full pools (no subsampling)::
 
     PYTHONPATH=. python benchmarks/quality.py
 
+The run is long (about 30 minutes per dataset and seed on 2 busy cores with
+``--max-pool 3000``); ``--resume`` keeps what ``--out-csv`` already holds and runs only the
+missing selections, so it can be continued after an interruption::
+
+    PYTHONPATH=. python benchmarks/quality.py --max-pool 3000 --resume
+
 Smoke test::
 
     PYTHONPATH=. python benchmarks/quality.py --datasets letter --budgets 0.05 0.1 \
@@ -274,6 +280,10 @@ def main(argv=None):
     ap.add_argument("--plot-dir", type=Path, default=REPO_ROOT / "docs" / "img")
     ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
                     help="only rebuild the markdown and plots from existing CSV files")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in --out-csv and run only the missing "
+                         "(dataset, seed, budget, method) selections; the run is long, and "
+                         "this lets it continue after an interruption")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
 
@@ -291,12 +301,30 @@ def main(argv=None):
 
     budgets = sorted(args.budgets)
     args.out_csv.parent.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, done = [], set()
+    if args.resume and args.out_csv.exists():
+        types = dict(seed=int, budget=float, pool=int, n_selected=int, n_classes_selected=int,
+                     accuracy=float, select_seconds=float, probe_seconds=float)
+        results = [{k: types.get(k, str)(v) for k, v in r.items()}
+                   for r in read_csvs([args.out_csv])]
+        if any(r["pool"] != (args.max_pool or r["pool"]) for r in results):
+            ap.error(f"--resume: {args.out_csv} was written with another --max-pool")
+        # A selection counts as done only when all its probes were written.
+        probes_done = {}
+        for r in results:
+            key = (r["dataset"], r["seed"], r["budget"], r["method"])
+            probes_done.setdefault(key, set()).add(r["probe"])
+        done = {k for k, v in probes_done.items() if v >= set(args.probes)}
+        results = [r for r in results
+                   if (r["dataset"], r["seed"], r["budget"], r["method"]) in done]
+        log(f"--resume: {len(done)} selections already in {args.out_csv}")
     t_start = time.perf_counter()
     log(f"skelfs from {Path(skelfs.__file__).parent}; max_pool={args.max_pool or 'none'}")
     with open(args.out_csv, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
+        for r in results:  # kept rows of a resumed run
+            writer.writerow({k: r[k] for k in FIELDS})
         fh.flush()
         for ds in args.datasets:
             X_all, y_all, X_test, y_test = load_dataset(args.data_dir, ds)
@@ -311,6 +339,8 @@ def main(argv=None):
                     X, y = X_all, y_all
                 for b in budgets:
                     for m in args.methods:
+                        if (ds, seed, b, m) in done:
+                            continue
                         t0 = time.perf_counter()
                         sel = METHODS[m](b, seed).fit(X)  # label-free
                         rows = np.asarray(sel.get_support(indices=True), dtype=np.intp)
