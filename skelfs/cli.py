@@ -396,6 +396,9 @@ def build_parser():
         sel.add_argument("--n-clusters", type=int, metavar="K",
                          help="number of k-means (pseudo-label) clusters (default: the "
                               "method's own rule)")
+        sel.add_argument("--clusterer", choices=("kmeans", "temi"), default=None,
+                         help="ELFS: pseudo-labels from k-means or TEMI deep clustering "
+                              "(default: kmeans)")
         sel.add_argument("--random-state", type=int, default=0, metavar="SEED",
                          help="seed; the same seed and file give the same rows (default: 0)")
         sel.add_argument("--device", metavar="DEV",
@@ -463,7 +466,7 @@ def build_selector(args):
     accepted = cls().get_params(deep=False)
     params = {"budget": args.budget, "random_state": args.random_state}
     options = {"beta": args.beta, "n_clusters": args.n_clusters, "device": args.device,
-               "n_jobs": args.n_jobs}
+               "n_jobs": args.n_jobs, "clusterer": getattr(args, "clusterer", None)}
     for name, value in options.items():
         if value is None:
             continue

@@ -202,6 +202,9 @@ def _run_main(capsys, *args):
     (["select", "{d}/X.npy", "--beta", "1.2"], "--beta: 1.2 is out of range"),
     (["select", "{d}/X.npy", "--method", "random", "--beta", "0.1"],
      "--beta does not apply to --method random"),
+    (["select", "{d}/X.npy", "--method", "kcenter", "--clusterer", "temi"],
+     "--clusterer does not apply to --method kcenter"),
+    (["select", "{d}/X.npy", "--clusterer", "spectral"], "invalid choice: 'spectral'"),
     (["select", "{d}/X.npy", "--n-clusters", "1"], "n_clusters=1 must be at least 2"),
     (["select", "{d}/X.npy", "--device", "tpu"], 'device must be "auto"'),
     (["select", "{d}/table.csv", "--key", "f0"], "holds single values"),
@@ -306,3 +309,12 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, files, monkeypatch)
                        (plotting.plot_budget_curve, (pd.DataFrame(),))]:
         with pytest.raises(ImportError, match=r"pip install skelfs\[plot\]"):
             plot(*args)
+
+
+def test_clusterer_option_reaches_elfs():
+    from skelfs.cli import build_parser, build_selector
+
+    args = build_parser().parse_args(["select", "X.npy", "--clusterer", "temi", "-o", "o.csv"])
+    assert build_selector(args).clusterer == "temi"
+    args = build_parser().parse_args(["select", "X.npy", "-o", "o.csv"])
+    assert build_selector(args).clusterer == "kmeans"  # unset keeps the default
