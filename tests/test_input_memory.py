@@ -19,9 +19,9 @@ from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClustere
 from skelfs._utils import column_moments
 from skelfs.selector import _auto_beta
 
-# 61 MB as float32. Above the 50k-row threshold, so the default k-means streams and
-# beta="auto" probes a 50k-row subset; fixed-size blocks and O(n) state stay far below.
-N, D = 60_000, 256
+# 26 MB as float32. Just above the 50k-row threshold, so the default k-means streams and
+# beta="auto" probes a 50k-row subset; fixed-size blocks and O(n) state stay well below.
+N, D = 51_000, 128
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,8 @@ def memmap32(pool32, tmp_path_factory):
     return np.load(path, mmap_mode="r")
 
 
-def _inputs(pool32, memmap32):
+@pytest.fixture(scope="module")
+def inputs(pool32, memmap32):
     return {
         "float32 C": pool32,
         "float32 F": np.asfortranarray(pool32),
@@ -58,7 +59,7 @@ def _selector(beta=0.1):
     """The default pipeline (streamed k-means above 50k rows), made quick."""
     return ELFSSelector(
         budget=0.05, beta=beta, n_jobs=1,
-        clusterer=KMeansClusterer(6, batch_size=1024, n_init=1),
+        clusterer=KMeansClusterer(6, batch_size=1024, n_init=1, max_iter=1),
         scorer=DynamicsScorer(epochs=1, batch_size=1024),
     )
 
@@ -80,35 +81,36 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def fits(pool32, memmap32):
+def fits(pool32, inputs):
     """Each input kind fitted once: (peak traced bytes during fit, fitted selector).
 
     The memory map runs the default beta="auto" (its probes read held-out and selected
     rows of X); the others a fixed beta, which keeps the module fast.
     """
     _selector().fit(pool32[:3000])  # imports torch and fills caches outside the measurement
-    out = {}
-    for kind, X in _inputs(pool32, memmap32).items():
-        sel = _selector(beta="auto" if kind == "memmap" else 0.1)
-        out[kind] = (_peak_bytes(lambda: sel.fit(X)), sel)
+    out = {"float32 C": (None, _selector().fit(pool32))}  # the reference, not traced
+    for kind, X in inputs.items():
+        if kind != "float32 C":
+            sel = _selector(beta="auto" if kind == "memmap" else 0.1)
+            out[kind] = (_peak_bytes(lambda: sel.fit(X)), sel)
     return out
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_validation_shares_the_input_buffer(pool32, memmap32, kind):
-    X = _inputs(pool32, memmap32)[kind]
+def test_validation_shares_the_input_buffer(inputs, kind):
+    X = inputs[kind]
     Z = ELFSSelector()._validate_pool(X)
     source = X.to_numpy() if isinstance(X, pd.DataFrame) else X
     assert Z.dtype == source.dtype
     assert np.shares_memory(Z, source)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS[1:])  # the C-ordered float32 case is the memmap's
 def test_fit_never_copies_the_pool(fits, kind):
     peak, sel = fits[kind]
     assert sel.n_selected_ == int(0.05 * N)
-    # Bounded blocks, samples and O(n) state take about 0.3 of a float32 copy of the pool
-    # (N * D * 4 bytes); any full copy, even a float16 one, would exceed 0.5.
+    # Bounded blocks, samples and O(n) state take about 0.4 of a float32 copy of the pool
+    # (N * D * 4 bytes); any full copy on top, even a float16 one, would exceed 0.5.
     assert peak < 0.5 * N * D * 4, f"{kind}: peak {peak / 1e6:.1f} MB"
 
 
@@ -151,13 +153,15 @@ def test_torch_only_receives_mini_batches(pool32, monkeypatch):
     assert 0 < largest[0] <= max(512 * D, N)  # one batch, or an O(n) vector (labels)
 
 
-def test_kmeans_streams_float16_without_upcast(pool32):
-    X16 = pool32.astype(np.float16)
+def test_kmeans_streams_float16_without_upcast(pool32, inputs):
+    # Below the 50k-row threshold, where float32 input would take Lloyd on a copy.
+    n = 40_000
+    X16 = inputs["float16"][:n]
     km = KMeansClusterer(6, n_init=1, batch_size=1024, random_state=0)  # "auto": streams
     peak = _peak_bytes(lambda: km.fit(X16))
     # A float32 copy would be 2 * X16.nbytes.
-    assert peak < 0.35 * 2 * X16.nbytes, f"peak {peak / 1e6:.1f} MB"
-    reference = KMeansClusterer(6, algorithm="lloyd", n_init=1, random_state=0).fit(pool32)
+    assert peak < 0.5 * 2 * X16.nbytes, f"peak {peak / 1e6:.1f} MB"
+    reference = KMeansClusterer(6, algorithm="lloyd", n_init=1, random_state=0).fit(pool32[:n])
     assert adjusted_rand_score(reference.labels_, km.labels_) > 0.999
     assert km.cluster_centers_.shape == (6, D)
     assert 1 <= km.n_iter_ <= km.max_iter
@@ -176,8 +180,8 @@ def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
     assert calls
 
 
-def test_column_moments_stream_float16_fortran(pool32):
-    X = np.asfortranarray(pool32.astype(np.float16))
+def test_column_moments_stream_float16_fortran(inputs):
+    X = np.asfortranarray(inputs["float16"])
     peak = _peak_bytes(lambda: column_moments(X))
     mean, std = column_moments(X)
     ref = X.astype(np.float64)
