@@ -68,6 +68,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -187,7 +188,8 @@ def plan_selection(sel, n_samples):
 def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng):
     """The budget-dependent step of ``ELFSSelector._select`` (beta search, then pruning)."""
     if wanted_beta == "auto":
-        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng)
+        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng,
+                             device=torch.device("cpu"))
     else:
         beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
         pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)

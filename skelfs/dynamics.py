@@ -59,30 +59,36 @@ class _RunningDynamics:
         self.prev_correct = zeros(torch.bool)
         self.ever_correct = zeros(torch.bool)
 
-    def update(self, idx, logits, y, *, record_el2n):
+    def update(self, idx, log_p, y, *, record_el2n):
+        """Add one batch: ``log_p`` = the training pass's log-softmax, ``idx`` its rows.
+
+        Rows within a batch are distinct, so the sums use ``index_add_`` (one scatter
+        each) rather than gather-add-put; one ``topk`` gives the argmax and the runner-up
+        for both the margin and correctness.
+        """
         import torch
 
-        log_p = torch.log_softmax(logits.float(), dim=1)
         p = log_p.exp()
-        rows = torch.arange(y.shape[0], device=y.device)
-        p_y = p[rows, y]
-        p_other = p.clone()
-        p_other[rows, y] = -1.0
-        margin = p_y - p_other.max(dim=1).values
-        correct = p.argmax(dim=1) == y
+        p_y = p.gather(1, y[:, None])[:, 0]
+        top2 = p.topk(2, dim=1).values
+        # y attains the maximum (ties count as correct): the margin is then against
+        # the runner-up, otherwise against the maximum.
+        correct = p_y >= top2[:, 0]
+        margin = p_y - torch.where(correct, top2[:, 1], top2[:, 0])
 
-        self.margin_sum[idx] += margin
-        self.p_y_sum[idx] += p_y.double()
-        self.p_y_sq_sum[idx] += p_y.double() ** 2
-        self.entropy_sum[idx] += -(p * log_p).sum(dim=1)
-        self.correct_count[idx] += correct.int()
-        self.forget_count[idx] += (self.prev_correct[idx] & ~correct).int()
+        self.margin_sum.index_add_(0, idx, margin)
+        p_y64 = p_y.double()
+        self.p_y_sum.index_add_(0, idx, p_y64)
+        self.p_y_sq_sum.index_add_(0, idx, p_y64 * p_y64)
+        self.entropy_sum.index_add_(0, idx, -(p * log_p).sum(dim=1))
+        self.correct_count.index_add_(0, idx, correct.int())
+        self.forget_count.index_add_(0, idx, (self.prev_correct[idx] & ~correct).int())
         self.prev_correct[idx] = correct
         self.ever_correct[idx] |= correct
         if record_el2n:
-            err = p.clone()
-            err[rows, y] -= 1.0
-            self.el2n_sum[idx] += err.norm(dim=1)
+            # ||p - onehot(y)||_2 = sqrt(|p|^2 - 2 p_y + 1), without a (batch, K) copy.
+            sq = (p * p).sum(dim=1) - 2.0 * p_y + 1.0
+            self.el2n_sum.index_add_(0, idx, sq.clamp_min(0.0).sqrt())
 
     def scores(self, n_epochs):
         """All scores as float64 numpy arrays, higher = harder."""
@@ -285,7 +291,7 @@ class DynamicsScorer(BaseEstimator):
         n, d = X.shape
         head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout).to(device)
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
-        std_t = torch.as_tensor(std, dtype=torch.float32, device=device)
+        inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
         opt = torch.optim.SGD(head.parameters(), lr=self.learning_rate, momentum=0.9,
                               weight_decay=self.weight_decay)
@@ -302,18 +308,20 @@ class DynamicsScorer(BaseEstimator):
                     # still a uniformly random subset.
                     rows = np.sort(perm[start : start + self.batch_size])
                     xb = _batch_to_device(X, rows, device)
-                    xb = (xb - mean_t) / std_t
+                    xb = (xb - mean_t) * inv_std_t
                     if self.input_noise > 0:
                         xb = xb + self.input_noise * torch.randn(xb.shape, device=device)
                     idx = torch.from_numpy(rows).to(device)
-                    logits = head(xb)
-                    loss = torch.nn.functional.cross_entropy(logits, y_t[idx])
+                    yb = y_t[idx]
+                    # One log-softmax serves the loss and the recorded dynamics.
+                    log_p = torch.log_softmax(head(xb).float(), dim=1)
+                    loss = torch.nn.functional.nll_loss(log_p, yb)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     sched.step()
                     with torch.no_grad():
-                        stats.update(idx, logits.detach(), y_t[idx],
+                        stats.update(idx, log_p.detach(), yb,
                                      record_el2n=epoch < self.el2n_epochs)
                 bar.update()
         finally:

@@ -10,13 +10,10 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from ._utils import check_beta, check_n_clusters, progress
+from ._probe import probe_accuracy
+from ._utils import check_beta, check_n_clusters, progress, resolve_device
 from .base import BaseSelector
 from .clustering import DeepClusterer, KMeansClusterer
 from .dynamics import DynamicsScorer
@@ -56,16 +53,16 @@ class ELFSSelector(BaseSelector):
         Fraction of the hardest rows dropped before selection, in [0, 1). An explicit
         beta that leaves fewer rows than the budget raises. ``"auto"`` picks it without
         labels, as the ELFS authors do: for each feasible candidate in ``AUTO_BETAS`` a
-        logistic-regression probe is trained on the selection's pseudo-labels and scored
-        on a held-out split of pseudo-labelled rows; the best candidate wins (ties go to
-        the smaller beta). With k-means pseudo-labels the criterion favours large beta (a
+        logistic-regression probe (torch, on ``device``) is trained on the selection's
+        pseudo-labels and scored on a held-out split of pseudo-labelled rows; the best
+        candidate wins (ties go to the smaller beta). With k-means pseudo-labels the criterion favours large beta (a
         linear probe reproduces k-means clusters exactly, so it rewards central rows);
         with the budget-tied clusters that means keeping the typical half of each small
         cluster, which measured as good as or better than a fixed beta=0.1 in 10 of 12
         dataset x budget cells (docs/benchmarks.md). Above ``AUTO_BETA_MAX_ROWS``
         (50,000) rows the search runs on a random subset of 50,000 rows at the same
-        budget fraction, so its cost stops growing with the pool (about half a minute
-        on a 2-core CPU with 500 clusters).
+        budget fraction, so its cost stops growing with the pool (about 10 s on a
+        2-core CPU with 500 clusters and 768 features).
     n_clusters : int or None, default=None
         Number of pseudo-label clusters for a clusterer built from a string. None ties
         it to the budget, label-free: ``min(max(2, n_selected // 2), 500)`` clusters, so
@@ -89,7 +86,10 @@ class ELFSSelector(BaseSelector):
         Applied to ``X`` before everything else (``fit_transform``). None means ``X`` is
         already embeddings.
     device : str, default="auto"
-        Torch device for components built from strings; "auto" uses CUDA when available.
+        Torch device for components built from strings and for the ``beta="auto"``
+        probes; "auto" uses CUDA when available. On CUDA every stage but the final
+        pruning (a sort of ``n`` scores) runs on the GPU: k-means in torch, the proxy
+        head, the probes.
     n_jobs : int or None, default=None
         Most threads used by every stage (torch and the BLAS/OpenMP pools of NumPy and
         scikit-learn), restored after ``fit``. None leaves them as configured (all cores;
@@ -162,10 +162,10 @@ class ELFSSelector(BaseSelector):
                 n_clusters = min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, n_samples)
             else:
                 n_clusters = check_n_clusters(self.n_clusters, n_samples)
-            clusterer = CLUSTERERS[self.clusterer](n_clusters=n_clusters, random_state=seeds[0])
+            clusterer = CLUSTERERS[self.clusterer](n_clusters=n_clusters, device=self.device,
+                                                   random_state=seeds[0])
             if self.clusterer == "temi":  # the deep clusterer also trains with these
-                clusterer.set_params(device=self.device, n_jobs=self.n_jobs,
-                                     verbose=self.verbose)
+                clusterer.set_params(n_jobs=self.n_jobs, verbose=self.verbose)
         else:
             clusterer = _clone_component(self.clusterer, "clusterer", "fit", seeds[0])
 
@@ -216,7 +216,8 @@ class ELFSSelector(BaseSelector):
             stages.update()
             auto_scores = {}
             if wanted_beta == "auto":
-                beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng)
+                beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng,
+                                                device=resolve_device(self.device))
             else:
                 beta = wanted_beta
             idx = pruner.select(scores, n_select, groups=labels, beta=beta)
@@ -249,16 +250,17 @@ def _clone_component(component, name, method, seed):
     return component
 
 
-def _auto_beta(X, labels, scores, n_select, pruner, rng, *, holdout=0.2, max_holdout=5000,
-               max_rows=AUTO_BETA_MAX_ROWS):
+def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
+               max_holdout=5000, max_rows=AUTO_BETA_MAX_ROWS):
     """Pick beta label-free: probe accuracy on held-out *pseudo*-labels per candidate.
 
     The pool (or, above ``max_rows`` rows, a random subset of ``max_rows`` rows) is
     split once; each candidate beta selects (with the pruner) from the non-held-out
-    rows at the same budget fraction, a standardised logistic regression is trained on
-    the selection's pseudo-labels, and its accuracy on the held-out rows'
-    pseudo-labels is the candidate's score. Only the held-out rows and one selection
-    at a time are read from ``X`` (cast to float32), never the whole pool.
+    rows at the same budget fraction, a standardised softmax regression
+    (``_probe.probe_accuracy``, on ``device``) is trained on the selection's
+    pseudo-labels, and its accuracy on the held-out rows' pseudo-labels is the
+    candidate's score. Only the held-out rows and one selection at a time are read
+    from ``X``, never the whole pool.
     """
     n = X.shape[0]
     # Below the cap no random draw is added, so results there match the uncapped search.
@@ -267,25 +269,15 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, holdout=0.2, max_hol
     perm = rng.permutation(pool.size)
     val, rest = pool[np.sort(perm[:n_val])], pool[np.sort(perm[n_val:])]
     n_sub = max(1, int(round(n_select * rest.size / n)))
-    X_val = np.asarray(X[val], dtype=np.float32)
+    X_val = np.asarray(X[val])
     results = {}
     for beta in AUTO_BETAS:
         kept = rest.size - int(np.floor(beta * rest.size + 1e-9))
         if n_sub > kept or n_select > n - int(np.floor(beta * n + 1e-9)):
             continue  # infeasible at this budget: only feasible candidates are tried
         pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta)]
-        if np.unique(labels[pick]).size < 2:
-            # A single-class selection predicts one cluster everywhere.
-            results[beta] = float(np.mean(labels[val] == labels[pick][0]))
-            continue
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
-        with warnings.catch_warnings():
-            # Many pseudo-classes for few rows is expected at small budgets (sklearn then
-            # guesses "regression"); an unconverged probe still ranks the candidates.
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            probe.fit(np.asarray(X[pick], dtype=np.float32), labels[pick])
-        results[beta] = float(probe.score(X_val, labels[val]))
+        results[beta] = probe_accuracy(np.asarray(X[pick]), labels[pick], X_val, labels[val],
+                                       device=device)
     if not results:
         return 0.0, results
     best = max(results.values())

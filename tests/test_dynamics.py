@@ -24,8 +24,8 @@ def run_sequence(logits, y, el2n_epochs, one_row_at_a_time=False):
         batches = [[i] for i in range(len(y))] if one_row_at_a_time else [list(range(len(y)))]
         for rows in batches:
             idx = torch.as_tensor(rows)
-            stats.update(idx, torch.as_tensor(epoch_logits[rows], dtype=torch.float32),
-                         y_t[idx], record_el2n=epoch < el2n_epochs)
+            log_p = torch.log_softmax(torch.as_tensor(epoch_logits[rows], dtype=torch.float32), 1)
+            stats.update(idx, log_p, y_t[idx], record_el2n=epoch < el2n_epochs)
     return stats.scores(len(logits))
 
 

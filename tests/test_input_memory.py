@@ -11,6 +11,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
@@ -206,6 +207,7 @@ def test_auto_beta_reads_at_most_max_rows(pool32):
     rng = np.random.RandomState(0)
     labels = rng.randint(0, 4, n)
     scores = rng.rand(n)
-    beta, results = _auto_beta(X, labels, scores, n // 10, DoubleEndPruner(), rng, max_rows=1000)
+    beta, results = _auto_beta(X, labels, scores, n // 10, DoubleEndPruner(), rng,
+                               device=torch.device("cpu"), max_rows=1000)
     assert results and beta in results
     assert 0 < len(X.rows_read) <= 1000

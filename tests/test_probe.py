@@ -1,0 +1,55 @@
+"""The torch logistic-regression probe behind beta="auto" against scikit-learn's."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skelfs._probe import probe_accuracy
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)  # has constant pixel columns
+    return X[:1200], y[:1200], X[1200:], y[1200:]
+
+
+@pytest.mark.parametrize("C", [1.0, 0.01])
+def test_probe_matches_sklearn_logistic_regression(digits, C):
+    Xtr, ytr, Xv, yv = digits
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, tol=1e-8))
+    ref_acc = ref.fit(Xtr, ytr).score(Xv, yv)
+    acc = probe_accuracy(Xtr, ytr, Xv, yv, device=CPU, C=C, max_iter=1000, tol=1e-7)
+    # Same objective, both near its minimum: at most a couple of the 597 rows differ.
+    assert abs(acc - ref_acc) <= 3 / len(yv)
+    # The penalty matters: strong regularisation gives a different (worse) probe.
+    assert C == 1.0 or acc < probe_accuracy(Xtr, ytr, Xv, yv, device=CPU)
+
+
+def test_probe_labels_of_any_type_and_unseen_validation_labels(digits):
+    Xtr, ytr, Xv, yv = digits
+    names = np.array([f"c{k}" for k in range(10)])
+    acc = probe_accuracy(Xtr, names[ytr], Xv, names[yv], device=CPU)
+    assert acc == probe_accuracy(Xtr, ytr, Xv, yv, device=CPU)
+    # Class 9 never seen in training: its validation rows can only be wrong.
+    keep = ytr != 9
+    acc9 = probe_accuracy(Xtr[keep], ytr[keep], Xv, yv, device=CPU)
+    assert acc9 <= 1.0 - np.mean(yv == 9) + 1e-12
+
+
+def test_probe_single_class_predicts_it_everywhere():
+    X = np.random.RandomState(0).rand(20, 3)
+    y_val = np.array([1, 1, 2, 1])
+    assert probe_accuracy(X, np.ones(20), X[:4], y_val, device=CPU) == 0.75
+
+
+def test_probe_is_deterministic_and_accepts_float16(digits):
+    Xtr, ytr, Xv, yv = digits
+    a = probe_accuracy(Xtr.astype(np.float16), ytr, Xv.astype(np.float16), yv, device=CPU)
+    b = probe_accuracy(Xtr.astype(np.float16), ytr, Xv.astype(np.float16), yv, device=CPU)
+    assert a == b and a > 0.85
