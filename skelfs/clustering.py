@@ -147,11 +147,12 @@ def _silhouette_sweep(sub, n, max_clusters, rng):
 class KMeansClusterer(ClusterMixin, BaseEstimator):
     """k-means pseudo-labels (the cheap clusterer for ELFS).
 
-    Lloyd k-means (scikit-learn's ``KMeans``) for float32/float64 pools up to 50,000
-    rows; streamed mini-batch k-means above, and for float16 input at any size
-    (``algorithm`` overrides). With ``n_clusters=None`` the number of clusters is
-    chosen label-free by :func:`estimate_n_clusters` (largest eigengap of a kNN graph
-    on a subsample).
+    On CPU: Lloyd k-means (scikit-learn's ``KMeans``) for float32/float64 pools up to
+    50,000 rows; streamed mini-batch k-means above, and for float16 input at any size.
+    On a GPU (``device`` resolving to CUDA): Lloyd k-means in torch, streamed over
+    blocks of rows. ``algorithm`` overrides the choice. With ``n_clusters=None`` the
+    number of clusters is chosen label-free by :func:`estimate_n_clusters` (largest
+    eigengap of a kNN graph on a subsample).
 
     Memory: the Lloyd path works on one float copy of ``X`` (scikit-learn centres the
     data), so at most 50,000 rows are copied under ``algorithm="auto"``. The streamed
@@ -169,19 +170,33 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     On 100k synthetic 768-d rows with 500 clusters the inertia fell by 3.1%, 0.21%,
     0.09% in the first three passes (``benchmarks/scale.py``).
 
+    The torch path (``algorithm="torch"``, the default on CUDA) seeds ``n_init``
+    k-means++ initialisations on the same kind of random sample, refines each with
+    Lloyd iterations on the sample, keeps the one of lowest sample inertia, then runs
+    full Lloyd passes over all rows (block by block: assign, then sum each cluster
+    with ``index_add_``), with the same 0.1% stopping rule. ``X`` is copied to the GPU
+    as float32 when it takes under a quarter of the free GPU memory; otherwise blocks
+    cross at every pass. An emptied cluster keeps its previous centre.
+
     Parameters
     ----------
     n_clusters : int or None, default=None
         Number of clusters, at least 1 and at most the number of rows (ELFS itself
         needs 2 or more).
-    algorithm : {"auto", "lloyd", "minibatch"}, default="auto"
+    algorithm : {"auto", "lloyd", "minibatch", "torch"}, default="auto"
+        "auto": "torch" on CUDA; otherwise "lloyd" up to 50,000 float32/float64 rows and
+        "minibatch" above (and for float16).
     n_init : int, default=3
         k-means restarts; the lowest inertia wins.
     max_iter : int, default=100
         Lloyd iterations; on the streamed mini-batch path also the most passes over
         the data.
     batch_size : int, default=4096
-        Rows per mini-batch on the streamed path (at least ``n_clusters``).
+        Rows per mini-batch on the streamed path (at least ``n_clusters``); the torch
+        path's initialisation sample has ``3 * max(batch_size, n_clusters)`` rows too.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where the torch path runs. "auto" uses CUDA when available; on CPU the
+        scikit-learn paths run unless ``algorithm="torch"``.
     random_state : int, RandomState instance or None, default=None
 
     Attributes
@@ -192,7 +207,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     cluster_centers_ : ndarray of shape (n_clusters_, n_features)
     n_iter_ : int
         Iterations run by the final Lloyd k-means, or passes over the data on the
-        streamed mini-batch path.
+        streamed mini-batch and torch paths.
     n_clusters_scores_ : dict
         The :func:`estimate_n_clusters` criterion per candidate K when ``n_clusters``
         was estimated, else empty.
@@ -208,12 +223,13 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=None, algorithm="auto", n_init=3, max_iter=100,
-                 batch_size=4096, random_state=None):
+                 batch_size=4096, device="auto", random_state=None):
         self.n_clusters = n_clusters
         self.algorithm = algorithm
         self.n_init = n_init
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.device = device
         self.random_state = random_state
 
     @atomic_fit
@@ -224,10 +240,12 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         -------
         self : object
         """
-        if self.algorithm not in ("auto", "lloyd", "minibatch"):
+        if self.algorithm not in ("auto", "lloyd", "minibatch", "torch"):
             raise ValueError(
-                f'algorithm must be "auto", "lloyd" or "minibatch", got {self.algorithm!r}.'
+                'algorithm must be "auto", "lloyd", "minibatch" or "torch", '
+                f"got {self.algorithm!r}."
             )
+        device = resolve_device(self.device)
         reject_sparse(X)
         # float16 stays float16 (no upcast copy); memory maps stay on disk.
         X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False,
@@ -242,11 +260,20 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        use_minibatch = self.algorithm == "minibatch" or (
-            self.algorithm == "auto"
-            and (X.shape[0] > _MINIBATCH_ABOVE or X.dtype == np.float16))
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            if device.type == "cuda":
+                algorithm = "torch"
+            elif X.shape[0] > _MINIBATCH_ABOVE or X.dtype == np.float16:
+                algorithm = "minibatch"
+            else:
+                algorithm = "lloyd"
         seed = rng.randint(2**31 - 1)
-        if use_minibatch:
+        if algorithm == "torch":
+            centers, labels, n_iter = _fit_torch_lloyd(
+                X, k, seed, device, n_init=self.n_init, max_iter=self.max_iter,
+                sample_size=3 * max(self.batch_size, k))
+        elif algorithm == "minibatch":
             centers, labels, n_iter = self._fit_streamed(X, k, seed)
         else:
             if X.dtype == np.float16:  # explicit algorithm="lloyd": sklearn needs float32
@@ -292,6 +319,103 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
             if previous - inertia <= _STREAM_TOL * previous:
                 break
         return centers, labels, n_iter
+
+
+def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size):
+    """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
+    import torch
+
+    rng = np.random.RandomState(seed)
+    n, d = X.shape
+    sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
+    S = torch.from_numpy(np.array(X[sample], dtype=np.float32)).to(device)
+    best = None
+    for _ in range(n_init):
+        centers = _kmeans_plus_plus(S, k, rng)
+        centers, _, inertia, _ = _lloyd_passes([S], centers, max_iter)
+        if best is None or inertia < best[1]:
+            best = (centers, inertia)
+    blocks = _device_blocks(X, device)
+    centers, labels, _, n_iter = _lloyd_passes(blocks, best[0], max_iter)
+    return centers.cpu().numpy(), labels, n_iter
+
+
+def _device_blocks(X, device):
+    """``X`` as a list of float32 blocks on ``device`` (resident) or a re-readable stream."""
+    import torch
+
+    starts = range(0, X.shape[0], _ASSIGN_BLOCK)
+    # np.array copies: a read-only memory map must not back a torch tensor.
+    to_dev = lambda s: torch.from_numpy(  # noqa: E731
+        np.array(X[s:s + _ASSIGN_BLOCK], dtype=np.float32)).to(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if 4 * X.shape[0] * X.shape[1] < free // 4:  # copy once, reuse every pass
+            return [to_dev(s) for s in starts]
+
+    class _Stream:  # each pass reads (and casts) the blocks again; X is never copied whole
+        def __iter__(self):
+            return (to_dev(s) for s in starts)
+
+    return _Stream()
+
+
+def _kmeans_plus_plus(S, k, rng):
+    """k-means++ seeding with ``2 + log k`` candidates per step (as scikit-learn)."""
+    import torch
+
+    m = S.shape[0]
+    n_trials = 2 + int(np.log(k))
+    sq = (S * S).sum(dim=1)
+
+    def sq_dist(C):  # (m, c) squared distances, clamped at 0 against rounding
+        return (sq[:, None] - 2.0 * S @ C.T + (C * C).sum(dim=1)[None, :]).clamp_min_(0.0)
+
+    centers = [S[rng.randint(m)]]
+    closest = sq_dist(centers[0][None, :])[:, 0]
+    for _ in range(1, k):
+        total = float(closest.sum())
+        if total <= 0.0:  # fewer distinct rows than clusters: any row will do
+            cand = rng.randint(m, size=n_trials)
+        else:
+            probs = (closest / total).double().cpu().numpy()
+            cand = rng.choice(m, size=n_trials, p=probs / probs.sum())
+        cand_d = torch.minimum(closest[:, None], sq_dist(S[cand]))
+        j = int(cand_d.sum(dim=0).argmin())
+        centers.append(S[cand[j]])
+        closest = cand_d[:, j]
+    return torch.stack(centers)
+
+
+def _lloyd_passes(blocks, centers, max_iter):
+    """Assign / update until a pass lowers the inertia by less than ``_STREAM_TOL``.
+
+    Returns the centres the final labels were assigned to, those labels (numpy), the
+    inertia and the number of passes.
+    """
+    import torch
+
+    labels, inertia = None, math.inf
+    for n_iter in range(1, max_iter + 1):
+        sums = torch.zeros_like(centers)
+        counts = torch.zeros(centers.shape[0], dtype=centers.dtype, device=centers.device)
+        half_sq = 0.5 * (centers * centers).sum(dim=1)
+        parts, total = [], 0.0
+        for block in blocks:
+            dist = half_sq[None, :] - block @ centers.T
+            best_d, best = dist.min(dim=1)
+            total += float(2.0 * best_d.double().sum() + (block * block).double().sum())
+            sums.index_add_(0, best, block)
+            counts.index_add_(0, best, torch.ones_like(best_d))
+            parts.append(best)
+        previous, inertia = inertia, total
+        labels = torch.cat(parts)
+        converged = previous < math.inf and previous - inertia <= _STREAM_TOL * previous
+        if converged or n_iter == max_iter:
+            break
+        filled = counts > 0
+        centers = torch.where(filled[:, None], sums / counts.clamp_min(1.0)[:, None], centers)
+    return centers, labels.cpu().numpy(), inertia, n_iter
 
 
 def _assign_blocks(X, centers):

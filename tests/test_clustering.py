@@ -192,3 +192,58 @@ def test_kmeans_clusterer_estimates_k_with_the_same_rule():
     c = KMeansClusterer(random_state=0).fit(X)
     assert c.n_clusters_ == 4
     assert max(c.n_clusters_scores_, key=c.n_clusters_scores_.get) == 4
+
+
+# -- the torch Lloyd path (the default on CUDA; algorithm="torch" runs it on CPU) ---------
+def test_torch_kmeans_recovers_blobs_and_matches_sklearn_inertia():
+    X, y = make_blobs(3000, centers=8, n_features=12, cluster_std=1.5, random_state=3)
+    X = X.astype(np.float32)
+    t = KMeansClusterer(8, algorithm="torch", device="cpu", random_state=0).fit(X)
+    ref = KMeansClusterer(8, algorithm="lloyd", random_state=0).fit(X)
+    assert adjusted_rand_score(y, t.labels_) > 0.95
+    assert t.cluster_centers_.shape == (8, 12) and t.n_clusters_ == 8
+
+    def inertia(c):
+        return float(((X - c.cluster_centers_[c.labels_]) ** 2).sum())
+
+    assert inertia(t) <= 1.01 * inertia(ref)
+    # Labels are the nearest centres (the returned centres are the ones assigned to).
+    d = ((X[:, None, :] - t.cluster_centers_[None]) ** 2).sum(-1)
+    assert np.mean(d.argmin(1) == t.labels_) > 0.999
+
+
+def test_torch_kmeans_is_seeded_and_streams_blocks(monkeypatch):
+    import skelfs.clustering as clustering
+
+    monkeypatch.setattr(clustering, "_ASSIGN_BLOCK", 256)  # many blocks per pass
+    X, _ = make_blobs(2000, centers=5, n_features=6, random_state=0)
+    a = KMeansClusterer(5, algorithm="torch", device="cpu", random_state=1).fit(X)
+    b = KMeansClusterer(5, algorithm="torch", device="cpu", random_state=1).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert 1 <= a.n_iter_ <= a.max_iter
+
+
+def test_torch_kmeans_more_clusters_than_distinct_rows():
+    X = np.repeat(np.eye(3, dtype=np.float32), 20, axis=0)
+    c = KMeansClusterer(5, algorithm="torch", device="cpu", random_state=0).fit(X)
+    # Duplicate centres leave clusters empty; ids are renumbered to 0..K'-1.
+    assert c.n_clusters_ == 3
+    assert adjusted_rand_score(np.repeat(np.arange(3), 20), c.labels_) == 1.0
+
+
+def test_kmeans_device_and_algorithm_errors():
+    X, _ = make_blobs(50, centers=2, random_state=0)
+    with pytest.raises(ValueError, match='algorithm must be "auto", "lloyd", "minibatch" or "torch"'):
+        KMeansClusterer(2, algorithm="elkan").fit(X)
+    with pytest.raises(ValueError, match="device"):
+        KMeansClusterer(2, device="tpu").fit(X)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            KMeansClusterer(2, device="cuda").fit(X)
+
+
+def test_selector_hands_its_device_to_kmeans():
+    X, _ = make_blobs(300, centers=3, n_features=5, random_state=0)
+    sel = ELFSSelector(budget=30, device="cpu", random_state=0).fit(X)
+    assert sel.clusterer_.device == "cpu"
