@@ -429,6 +429,9 @@ def main(argv=None):
     parser.add_argument("--dense-sizes", type=int, nargs="*", default=[10_000, 20_000, 40_000])
     parser.add_argument("--out-csv", type=Path, default=HERE / "results" / "scale.csv")
     parser.add_argument("--out-md", type=Path, default=HERE / "results" / "scale.md")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of an existing --out-csv that this run does not "
+                             "re-measure (e.g. to redo cells that another job disturbed)")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild --out-md from --out-csv and its .json metadata")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -451,13 +454,23 @@ def main(argv=None):
     machine["n_jobs"] = args.n_jobs
     print(f"machine: {machine}\nmatmul: {mm:.0f} GFLOP/s", flush=True)
     rows = []
+    old_rows, old_meta = [], None
+    if args.merge and args.out_csv.exists():
+        with open(args.out_csv, newline="") as fh:
+            old_rows = list(csv.DictReader(fh))
+        old_meta = json.loads(meta_path.read_text())
     args.out_csv.parent.mkdir(parents=True, exist_ok=True)
 
     def flush_csv():
+        new = {(int(r["n"]), r["setting"], r["stage"]) for r in rows}
+        if any(r["setting"] == "official_dense" for r in rows):
+            new |= {(int(r["n"]), r["setting"], r["stage"]) for r in old_rows
+                    if r["setting"] == "official_dense"}
+        kept = [r for r in old_rows if (int(r["n"]), r["setting"], r["stage"]) not in new]
         with open(args.out_csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(kept + rows)
 
     for n in args.sizes:
         ensure_data(args.workdir, n, args.dim, args.seed)
@@ -504,6 +517,9 @@ def main(argv=None):
     flush_csv()
     meta = {"machine": machine, "matmul_gflops": mm, "command_line": command_line,
             "dim": args.dim}
+    if old_meta is not None:  # the first run's machine line; both commands
+        meta = dict(old_meta, command_line=f"{old_meta['command_line']}`, then "
+                                           f"`{command_line}")
     meta_path.write_text(json.dumps(meta, indent=1))
     with open(args.out_csv, newline="") as fh:
         write_markdown(args.out_md, list(csv.DictReader(fh)), meta)
