@@ -144,6 +144,9 @@ def machine_info():
         "torch": torch.__version__,
         "numpy": np.__version__,
         "load_avg_at_start": os.getloadavg()[0],
+        # Every stage but kNN runs on it when present (device="auto"); the matmul
+        # reference and the dense baseline stay on the CPU.
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
@@ -206,6 +209,7 @@ def run_stage(stage, path, setting, workdir, n_jobs):
 def _run_stage(stage, path, setting, workdir, n_jobs):
     from sklearn.utils import check_random_state
 
+    from skelfs._utils import resolve_device
     from skelfs.neighbors import kneighbors
     from skelfs.selector import _auto_beta
 
@@ -247,7 +251,8 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
     elif stage == "auto_beta":
         labels = np.load(f"{stem}_labels.npy")
         scores = np.load(f"{stem}_scores.npy")
-        beta, results = _auto_beta(X, labels, scores, n_select, pruner, rng)
+        beta, results = _auto_beta(X, labels, scores, n_select, pruner, rng,
+                                   device=resolve_device(sel.device))
         Path(f"{stem}_beta.json").write_text(json.dumps(beta))
         out["detail"] = f"beta={beta}"
     elif stage == "pruning":
@@ -356,7 +361,9 @@ def write_markdown(path, rows, meta):
         f"torch {machine['torch']} ({machine['torch_threads']} threads; stages ran with "
         f"n_jobs={machine['n_jobs']}), numpy {machine['numpy']}, Python {machine['python']}; "
         f"1-min load average {machine['load_avg_at_start']:.1f} at the start (per stage in "
-        "the CSV).",
+        "the CSV). "
+        + (f"GPU: {machine['gpu']} (clustering, dynamics and beta search ran on it; the "
+           "matmul reference is the CPU's)." if machine.get("gpu") else "No GPU."),
         "",
         f"Plain torch float32 matmul (4096x768 @ 768x512): **{meta['matmul_gflops']:.0f} "
         "GFLOP/s**.",
