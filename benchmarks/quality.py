@@ -40,21 +40,18 @@ Outputs
   budget (log x), one line per method, mean with a ±std band (skipped, with a message,
   when matplotlib is missing).
 
-Exact command (3 datasets x 3 seeds x 7 budgets x 8 methods x 2 probes). On 2 CPU cores
-the full pools take an estimated 1.3-2 h; subsampling each seed's pool to 3,000 rows keeps
-the run under an hour (estimate from smoke runs, not yet measured end to end)::
-
-    PYTHONPATH=. python benchmarks/quality.py --max-pool 3000
-
-Full pools (no subsampling)::
+Exact command (3 datasets x 3 seeds x 7 budgets x 8 methods x 2 probes, full pools); it
+took 57 min 13 s on the project's 2-core CPU machine with nothing else running (results in
+docs/quality.md)::
 
     PYTHONPATH=. python benchmarks/quality.py
 
-The run is long (about 30 minutes per dataset and seed on 2 busy cores with
-``--max-pool 3000``); ``--resume`` keeps what ``--out-csv`` already holds and runs only the
-missing selections, so it can be continued after an interruption::
+Other jobs on the same cores slow it several-fold (torch and BLAS threads spin-wait);
+``--max-pool 3000`` subsamples each seed's pool for a quicker run. ``--resume`` keeps what
+``--out-csv`` already holds and runs only the missing selections, so it can be continued
+after an interruption::
 
-    PYTHONPATH=. python benchmarks/quality.py --max-pool 3000 --resume
+    PYTHONPATH=. python benchmarks/quality.py --resume
 
 Smoke test::
 
