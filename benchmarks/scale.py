@@ -465,7 +465,8 @@ def main(argv=None):
     if args.merge and args.out_csv.exists():
         with open(args.out_csv, newline="") as fh:
             old_rows = list(csv.DictReader(fh))
-        old_meta = json.loads(meta_path.read_text())
+        if meta_path.exists():  # the first run's metadata, when it was kept
+            old_meta = json.loads(meta_path.read_text())
     args.out_csv.parent.mkdir(parents=True, exist_ok=True)
 
     def flush_csv():

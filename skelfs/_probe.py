@@ -7,7 +7,7 @@ features, softmax regression with an unpenalised intercept and the objective
 ``mean cross-entropy + ||W||^2 / (2 C n)``, minimised by L-BFGS. It lives in torch
 rather than scikit-learn so that it runs on the selector's device (the GPU when
 ``device="cuda"``) and in float32: on a 2-core CPU it fitted 4,000 x 768 rows with 500
-pseudo-classes 2.5x faster than scikit-learn's float64 L-BFGS, at a tighter gradient
+pseudo-classes 2.7x faster than scikit-learn's float64 L-BFGS, at a tighter gradient
 tolerance (docs/benchmarks.md).
 """
 
