@@ -68,7 +68,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -80,7 +79,7 @@ if importlib.util.find_spec("skelfs") is None:
 
 import skelfs  # noqa: E402
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector  # noqa: E402
-from skelfs._utils import resolve_budget  # noqa: E402
+from skelfs._utils import resolve_budget, resolve_device  # noqa: E402
 from skelfs.selector import _auto_beta  # noqa: E402
 
 DATASETS = ("ag_news_test7600", "banking77", "letter")
@@ -167,10 +166,11 @@ def build_selector(kwargs, budget, seed, n_classes, n_samples):
 def plan_selection(sel, n_samples):
     """Build ``sel``'s components exactly as its ``fit`` would, without fitting them.
 
-    Returns ``(key, pruner, wanted_beta, rng)``: ``key`` identifies the budget-independent
-    stages (clusterer and scorer with all their parameters, seeds included), ``pruner``
-    and ``wanted_beta`` are what ``fit`` would prune with, and ``rng`` is the selector's
-    random stream in the state ``fit`` hands to the ``beta="auto"`` search. This relies on
+    Returns ``(key, pruner, wanted_beta, rng, device)``: ``key`` identifies the
+    budget-independent stages (clusterer and scorer with all their parameters, seeds
+    included), ``pruner`` and ``wanted_beta`` are what ``fit`` would prune with, ``rng`` is
+    the selector's random stream in the state ``fit`` hands to the ``beta="auto"`` search,
+    and ``device`` is where that search's probes run. This relies on
     the private ``ELFSSelector._make_components``; ``--verify-reuse`` checks the result.
     """
     if not isinstance(sel.random_state, (int, np.integer)):
@@ -182,14 +182,13 @@ def plan_selection(sel, n_samples):
         (type(c).__name__, repr(sorted(c.get_params(deep=True).items())))
         for c in (clusterer, scorer)
     ) + (repr(sel.feature_extractor),)
-    return key, pruner, wanted_beta, rng
+    return key, pruner, wanted_beta, rng, resolve_device(sel.device)
 
 
-def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng):
+def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng, device):
     """The budget-dependent step of ``ELFSSelector._select`` (beta search, then pruning)."""
     if wanted_beta == "auto":
-        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng,
-                             device=torch.device("cpu"))
+        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng, device=device)
     else:
         beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
         pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
@@ -211,7 +210,7 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
         sel.fit(X)
         return sel.sample_indices_, sel.beta_, sel.n_clusters_, time.perf_counter() - t0
 
-    key, pruner, wanted_beta, rng = plan_selection(sel, X.shape[0])
+    key, pruner, wanted_beta, rng, device = plan_selection(sel, X.shape[0])
     if key not in cache:
         t0 = time.perf_counter()
         sel.fit(X)
@@ -220,7 +219,7 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
         # reused selections can still report the cost of a fresh fit.
         t0 = time.perf_counter()
         rows, beta = reselect(X, sel.pseudo_labels_, sel.scores_, n_select, pruner,
-                              wanted_beta, rng)
+                              wanted_beta, rng, device)
         step_secs = time.perf_counter() - t0
         if not (np.array_equal(rows, sel.sample_indices_) and beta == sel.beta_):
             raise AssertionError("replaying the budget-dependent step does not match fit()")
@@ -230,7 +229,8 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
 
     hit = cache[key]
     t0 = time.perf_counter()
-    rows, beta = reselect(X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng)
+    rows, beta = reselect(X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng,
+                          device)
     secs = hit["secs"] + time.perf_counter() - t0
     if verify:
         fresh = build_selector(kwargs, budget, seed, n_classes, X.shape[0]).fit(X)
