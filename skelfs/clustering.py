@@ -326,7 +326,7 @@ def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size):
     import torch
 
     rng = np.random.RandomState(seed)
-    n, d = X.shape
+    n = X.shape[0]
     sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
     S = torch.from_numpy(np.array(X[sample], dtype=np.float32)).to(device)
     best = None
@@ -400,15 +400,16 @@ def _lloyd_passes(blocks, centers, max_iter):
         sums = torch.zeros_like(centers)
         counts = torch.zeros(centers.shape[0], dtype=centers.dtype, device=centers.device)
         half_sq = 0.5 * (centers * centers).sum(dim=1)
-        parts, total = [], 0.0
+        # Summed on the device: one host sync per pass, not one per block.
+        parts, total = [], torch.zeros((), dtype=torch.float64, device=centers.device)
         for block in blocks:
             dist = half_sq[None, :] - block @ centers.T
             best_d, best = dist.min(dim=1)
-            total += float(2.0 * best_d.double().sum() + (block * block).double().sum())
+            total += 2.0 * best_d.double().sum() + (block * block).double().sum()
             sums.index_add_(0, best, block)
             counts.index_add_(0, best, torch.ones_like(best_d))
             parts.append(best)
-        previous, inertia = inertia, total
+        previous, inertia = inertia, float(total)
         labels = torch.cat(parts)
         converged = previous < math.inf and previous - inertia <= _STREAM_TOL * previous
         if converged or n_iter == max_iter:
