@@ -1,4 +1,4 @@
-"""The graph baselines: TypiClust, ProbCover, D2 and facility location.
+"""The graph baselines: TypiClust, ProbCover, D2, facility location and MaxHerding.
 
 Hand-made examples put points on the unit circle, where the cosine distance between
 angles a and b is 1 - cos(a - b), so neighbourhoods can be worked out by hand.
@@ -13,11 +13,13 @@ from sklearn.neighbors import KNeighborsTransformer
 
 from skelfs.baselines.d2 import D2Selector
 from skelfs.baselines.facility_location import FacilityLocationSelector
+from skelfs.baselines.maxherding import MaxHerdingSelector
 from skelfs.baselines.probcover import ProbCoverSelector, ball_purity
 from skelfs.baselines.typiclust import TypiClustSelector
 from skelfs.neighbors import kneighbors, kneighbors_graph
 
-ALL = [TypiClustSelector, ProbCoverSelector, D2Selector, FacilityLocationSelector]
+ALL = [TypiClustSelector, ProbCoverSelector, D2Selector, FacilityLocationSelector,
+       MaxHerdingSelector]
 
 
 def on_circle(angles):
@@ -257,7 +259,52 @@ def test_facility_location_against_brute_force(n_neighbors):
         assert sel.objective_ >= (1 - 1 / np.e) * optimum
 
 
-# -------------------------------------------------------------------- all four at once
+# ------------------------------------------------------------------------ MaxHerding
+
+
+@pytest.mark.parametrize("n_neighbors", [3, 7])  # 7 = n - 1: the dense Gaussian kernel
+@pytest.mark.parametrize("bandwidth", [0.05, 0.5])
+def test_maxherding_against_brute_force(n_neighbors, bandwidth):
+    X = np.random.RandomState(7).normal(size=(8, 3))
+    D = cosine_distances(X)
+    S = np.eye(8)
+    for i in range(8):
+        D[i, i] = np.inf
+        for j in np.argsort(D[i])[:n_neighbors]:
+            S[i, j] = np.exp(-D[i, j] / bandwidth)
+    sel = MaxHerdingSelector(budget=3, n_neighbors=n_neighbors, bandwidth=bandwidth).fit(X)
+    greedy = []
+    for _ in range(3):
+        gains = [objective(S, greedy + [j]) - (objective(S, greedy) if greedy else 0.0)
+                 if j not in greedy else -np.inf for j in range(8)]
+        greedy.append(int(np.argmax(gains)))
+    assert sel.ranking_.tolist() == greedy
+    assert sel.bandwidth_ == bandwidth
+    assert sel.objective_ == pytest.approx(objective(S, greedy), rel=1e-5)
+    optimum = max(objective(S, c) for c in itertools.combinations(range(8), 3))
+    assert sel.objective_ >= (1 - 1 / np.e) * optimum
+
+
+def test_maxherding_auto_bandwidth_is_the_median_kth_distance_over_four():
+    X, _ = make_blobs(50, centers=3, n_features=4, random_state=2)
+    distances, _ = kneighbors(X, 5, backend="exact")
+    sel = MaxHerdingSelector(budget=5, n_neighbors=5, backend="exact").fit(X)
+    assert sel.bandwidth_ == pytest.approx(np.median(distances[:, -1]) / 4)
+
+
+def test_maxherding_small_bandwidth_covers_every_group_first():
+    # Three tight arcs of 5, 4 and 3 rows, far apart. A local kernel serves a row only
+    # from its own arc, so the first three picks are one per arc (the middle rows, which
+    # serve their arc best), the largest arc first; facility location's linear kernel,
+    # whose similarity barely decays across arcs, can spend two picks on one arc.
+    arcs = [0.0, 0.01, 0.02, 0.03, 0.04, 2.0, 2.01, 2.02, 2.03, 4.0, 4.01, 4.02]
+    X = on_circle(arcs)
+    sel = MaxHerdingSelector(budget=3, n_neighbors=11, bandwidth=1e-4).fit(X)
+    assert sel.ranking_[0] == 2
+    assert sel.ranking_[1] in (6, 7) and sel.ranking_[2] == 10
+
+
+# ---------------------------------------------------------------------- all at once
 
 
 def shapes():
@@ -295,7 +342,8 @@ def test_estimated_n_clusters(cls):
     assert sel.n_selected_ == 6 and np.unique(sel.labels_).size >= 2
 
 
-@pytest.mark.parametrize("cls", [ProbCoverSelector, D2Selector, FacilityLocationSelector])
+@pytest.mark.parametrize("cls", [ProbCoverSelector, D2Selector, FacilityLocationSelector,
+                                 MaxHerdingSelector])
 def test_precomputed_neighbors_give_the_same_selection(cls):
     X, _ = make_blobs(70, centers=3, n_features=5, random_state=3)
     params = dict(budget=12, n_neighbors=6)
@@ -322,6 +370,9 @@ BAD_PARAMS = [
     (D2Selector, "n_clusters", 0), (D2Selector, "backend", "annoy"),
     (FacilityLocationSelector, "n_neighbors", 0),
     (FacilityLocationSelector, "backend", "annoy"),
+    (MaxHerdingSelector, "n_neighbors", 0), (MaxHerdingSelector, "backend", "annoy"),
+    (MaxHerdingSelector, "bandwidth", 0.0), (MaxHerdingSelector, "bandwidth", -1.0),
+    (MaxHerdingSelector, "bandwidth", np.inf),
 ]
 
 

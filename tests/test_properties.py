@@ -20,6 +20,7 @@ SELECTORS = [
     skelfs.ProbCoverSelector,
     skelfs.D2Selector,
     skelfs.FacilityLocationSelector,
+    skelfs.MaxHerdingSelector,
 ]
 
 

@@ -3,6 +3,7 @@
 from .d2 import D2Selector
 from .facility_location import FacilityLocationSelector
 from .kcenter import KCenterGreedySelector
+from .maxherding import MaxHerdingSelector
 from .probcover import ProbCoverSelector
 from .prototypicality import PrototypicalitySelector
 from .random import RandomSelector
@@ -12,6 +13,7 @@ __all__ = [
     "D2Selector",
     "FacilityLocationSelector",
     "KCenterGreedySelector",
+    "MaxHerdingSelector",
     "ProbCoverSelector",
     "PrototypicalitySelector",
     "RandomSelector",

@@ -1,21 +1,19 @@
 """FacilityLocationSelector: greedy facility location on a sparse kNN similarity graph.
 
 The submodular coverage objective of apricot's ``FacilityLocationSelection`` on a
-sparse neighbour graph: every row wants a selected row that resembles it. Greedy
+sparse neighbour graph: every row wants a selected row that resembles it. It is the
+cosine-kernel case of :mod:`skelfs.coverage` (MaxHerding is the Gaussian one). Greedy
 maximisation is (1 - 1/e)-optimal; lazy evaluations keep it fast. Memory is
 ``O(n_samples * n_neighbors)``.
 """
 
 from __future__ import annotations
 
-import heapq
-
-import numpy as np
-import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, progress
+from .._utils import check_int
 from ..base import BaseSelector
+from ..coverage import greedy_coverage, similarity_graph
 from ..neighbors import _check_backend
 from ._graph import selector_kneighbors
 
@@ -93,56 +91,9 @@ class FacilityLocationSelector(BaseSelector):
         _check_backend(self.backend)
         rng = check_random_state(self.random_state)
         distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
-        sim = similarity_graph(distances, indices)
-        ranking, gains, served = _lazy_greedy(sim.T.tocsr(), n_select, self.verbose)
+        sim = similarity_graph(distances, indices, kernel="cosine")
+        ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose,
+                                                 desc="facility location greedy")
         return {"sample_indices_": ranking, "ranking_": ranking, "gains_": gains,
                 "objective_": float(served.sum())}
 
-
-def similarity_graph(distances, indices):
-    """Sparse ``sim`` (rows = served rows, columns = facilities) from kNN lists.
-
-    ``sim[i, i] = 1`` and ``sim[i, j] = max(0, 1 - d_ij)`` for ``j`` in ``kNN(i)``.
-    """
-    n, k = indices.shape
-    cols = np.concatenate([np.arange(n)[:, None], indices], axis=1)
-    vals = np.concatenate([np.ones((n, 1)),
-                           np.clip(1.0 - distances.astype(np.float64), 0.0, None)], axis=1)
-    # Stored zeros (orthogonal rows) stay: harmless, and they keep k + 1 entries per row.
-    return sp.csr_matrix((vals.ravel(), cols.ravel(), np.arange(0, n * (k + 1) + 1, k + 1)),
-                         shape=(n, n))
-
-
-def _lazy_greedy(by_facility, n_select, verbose):
-    """Lazy greedy on ``by_facility`` (row ``j``: the rows ``j`` serves, and how well).
-
-    A heap entry ``(-gain, j, picks_when_computed)`` is exact if nothing was picked
-    since; otherwise its gain is an upper bound (submodularity) and is recomputed when
-    it reaches the top. A popped exact entry is the true argmax, lowest index on ties.
-    """
-    n = by_facility.shape[0]
-    indptr, customers, sims = by_facility.indptr, by_facility.indices, by_facility.data
-    served = np.zeros(n)  # max similarity of each row to a selected row so far
-    # With nothing selected the gain of j is the sum of its similarities (every row j
-    # holds at least its own entry, so no reduceat segment is empty).
-    initial = np.add.reduceat(sims, indptr[:-1])
-    heap = list(zip((-initial).tolist(), range(n), [0] * n))
-    heapq.heapify(heap)
-    ranking, gains = [], []
-    bar = progress(n_select, "facility location greedy", verbose)
-    try:
-        while len(ranking) < n_select:
-            neg, j, stamp = heapq.heappop(heap)
-            lo, hi = indptr[j], indptr[j + 1]
-            if stamp != len(ranking):
-                gain = np.maximum(sims[lo:hi] - served[customers[lo:hi]], 0.0).sum()
-                heapq.heappush(heap, (-float(gain), j, len(ranking)))
-                continue
-            ranking.append(j)
-            gains.append(-neg)
-            rows = customers[lo:hi]
-            served[rows] = np.maximum(served[rows], sims[lo:hi])
-            bar.update()
-    finally:
-        bar.close()
-    return np.asarray(ranking, dtype=np.intp), np.asarray(gains), served
