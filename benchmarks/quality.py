@@ -102,6 +102,7 @@ METHODS = {
     "d2": lambda b, s: skelfs.D2Selector(budget=b, random_state=s),
     "facility_location": lambda b, s: skelfs.FacilityLocationSelector(
         budget=b, random_state=s),
+    "maxherding": lambda b, s: skelfs.MaxHerdingSelector(budget=b, random_state=s),
 }
 NOT_BASELINES = ("random", "elfs")  # excluded from "best baseline"
 FIELDS = ("dataset", "seed", "budget", "method", "probe", "pool", "n_selected",

@@ -80,7 +80,6 @@ if importlib.util.find_spec("skelfs") is None:
 import skelfs  # noqa: E402
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector  # noqa: E402
 from skelfs._utils import resolve_budget, resolve_device  # noqa: E402
-from skelfs.selector import _auto_beta  # noqa: E402
 
 DATASETS = ("ag_news_test7600", "banking77", "letter")
 TABULAR = {"letter"}  # standardised with a StandardScaler fitted on train X (label-free)
@@ -185,14 +184,12 @@ def plan_selection(sel, n_samples):
     return key, pruner, wanted_beta, rng, resolve_device(sel.device)
 
 
-def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng, device):
+def reselect(sel, X, labels, scores, n_select, pruner, wanted_beta, rng):
     """The budget-dependent step of ``ELFSSelector._select`` (beta search, then pruning)."""
-    if wanted_beta == "auto":
-        beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng, device=device)
-    else:
+    if wanted_beta != "auto":
         beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
         pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
-    idx = pruner.select(scores, n_select, groups=labels, beta=beta)
+    idx, beta, _ = sel._prune(X, labels, scores, n_select, pruner, wanted_beta, rng)
     return np.sort(np.asarray(idx, dtype=np.intp)), float(beta)
 
 
@@ -218,8 +215,8 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
         # Time the budget-dependent step alone (checking that it replays the fit), so that
         # reused selections can still report the cost of a fresh fit.
         t0 = time.perf_counter()
-        rows, beta = reselect(X, sel.pseudo_labels_, sel.scores_, n_select, pruner,
-                              wanted_beta, rng, device)
+        rows, beta = reselect(sel, X, sel.pseudo_labels_, sel.scores_, n_select, pruner,
+                              wanted_beta, rng)
         step_secs = time.perf_counter() - t0
         if not (np.array_equal(rows, sel.sample_indices_) and beta == sel.beta_):
             raise AssertionError("replaying the budget-dependent step does not match fit()")
@@ -229,8 +226,8 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
 
     hit = cache[key]
     t0 = time.perf_counter()
-    rows, beta = reselect(X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng,
-                          device)
+    rows, beta = reselect(sel, X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta,
+                          rng)
     secs = hit["secs"] + time.perf_counter() - t0
     if verify:
         fresh = build_selector(kwargs, budget, seed, n_classes, X.shape[0]).fit(X)

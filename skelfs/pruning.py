@@ -3,8 +3,10 @@
 ELFS's difficulty scores come from a proxy trained on *pseudo*-labels, so the very
 hardest rows are mostly pseudo-label noise (rows the clusterer put in the wrong
 cluster). The pruner drops the hardest ``floor(beta * n)`` of them and then fills the
-budget either from the hard end of the rest (``sampling="hard"``) or by
-coverage-centric stratified sampling over the score range (``sampling="ccs"``).
+budget either from the hard end of the rest (``sampling="hard"``), by
+coverage-centric stratified sampling over the score range (``sampling="ccs"``), or by
+greedy kernel coverage of the whole pool from the rows that remain
+(``sampling="coverage"``, :mod:`skelfs.coverage`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ._utils import check_beta, check_int
+from .coverage import greedy_coverage
 
-SAMPLING_MODES = ("hard", "ccs")
+SAMPLING_MODES = ("hard", "ccs", "coverage")
 ALLOCATIONS = ("cover", "proportional", "equal")
 
 
@@ -120,10 +123,16 @@ class DoubleEndPruner(BaseEstimator):
     beta : float, default=0.1
         Fraction of the hardest rows dropped before selection, in ``[0, 1)``.
         ``floor(beta * n)`` rows are dropped (per cluster when ``allocation`` is set).
-    sampling : {"hard", "ccs"}, default="ccs"
+    sampling : {"hard", "ccs", "coverage"}, default="ccs"
         ``"hard"`` keeps the hardest remaining rows (ELFS's budget mode);
         ``"ccs"`` samples uniformly inside equal-width score strata, filling the budget
-        from the smallest stratum up (coverage-centric selection).
+        from the smallest stratum up (coverage-centric selection); ``"coverage"``
+        greedily maximises the kernel coverage of *every* row of the pool
+        (:func:`skelfs.coverage.greedy_coverage`, MaxHerding's objective) with only the
+        rows that survive the pruning as candidates. It needs the ``similarity`` graph
+        in :meth:`select` and ignores ``allocation`` for the picks (global coverage
+        measured better than coverage inside each cluster), though the hardest rows are
+        still dropped per cluster.
     n_strata : int, default=50
         Number of strata for ``sampling="ccs"``.
     allocation : {"cover", "proportional", "equal"} or None, default="cover"
@@ -156,7 +165,7 @@ class DoubleEndPruner(BaseEstimator):
         self.allocation = allocation
         self.random_state = random_state
 
-    def select(self, scores, n_select, *, groups=None, beta=None):
+    def select(self, scores, n_select, *, groups=None, beta=None, similarity=None):
         """Return the sorted indices of ``n_select`` rows chosen from ``scores``.
 
         Parameters
@@ -169,6 +178,9 @@ class DoubleEndPruner(BaseEstimator):
             Cluster labels; the budget is split across them unless ``allocation`` is None.
         beta : float, default=None
             Overrides ``self.beta`` (used by the automatic beta search).
+        similarity : sparse matrix of shape (n_samples, n_samples), default=None
+            Kernel graph (:func:`skelfs.coverage.similarity_graph`) for
+            ``sampling="coverage"``; unused by the other modes.
 
         Returns
         -------
@@ -185,10 +197,18 @@ class DoubleEndPruner(BaseEstimator):
         if not np.all(np.isfinite(scores)):
             raise ValueError("scores contain NaN or inf; difficulty scores must be finite.")
         n = scores.shape[0]
+        if self.sampling == "coverage" and (similarity is None or similarity.shape != (n, n)):
+            raise ValueError(
+                'sampling="coverage" needs the similarity graph of the rows '
+                f"(similarity of shape ({n}, {n})); ELFSSelector builds and passes it, "
+                "or pass skelfs.coverage.similarity_graph(...) to select().")
         rng = check_random_state(self.random_state)
         if groups is None or self.allocation is None:
             kept = n - int(np.floor(beta * n + 1e-9))
             self._check_feasible(kept, n_select, beta, n)
+            if self.sampling == "coverage":
+                survivors = hardest_first(scores, rng)[n - kept:]
+                return np.sort(greedy_coverage(similarity, n_select, candidates=survivors)[0])
             return np.sort(self._prune(scores, n_select, beta, rng))
 
         groups = np.asarray(groups).ravel()
@@ -198,6 +218,10 @@ class DoubleEndPruner(BaseEstimator):
         members = [np.flatnonzero(group_id == g) for g in range(group_id.max() + 1)]
         kept = np.array([m.size - int(np.floor(beta * m.size + 1e-9)) for m in members])
         self._check_feasible(int(kept.sum()), n_select, beta, n)
+        if self.sampling == "coverage":  # drop the hardest per cluster, cover globally
+            survivors = np.concatenate(
+                [m[hardest_first(scores[m], rng)[m.size - k:]] for m, k in zip(members, kept)])
+            return np.sort(greedy_coverage(similarity, n_select, candidates=survivors)[0])
         alloc = _SPLITS[self.allocation](kept, n_select, rng)
         chosen = [m[self._prune(scores[m], a, beta, rng)] for m, a in zip(members, alloc) if a > 0]
         return np.sort(np.concatenate(chosen))

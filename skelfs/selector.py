@@ -11,12 +11,15 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_memory
 
 from ._probe import probe_accuracy
 from ._utils import check_beta, check_n_clusters, progress, resolve_device
 from .base import BaseSelector
 from .clustering import DeepClusterer, KMeansClusterer
+from .coverage import auto_bandwidth, similarity_graph
 from .dynamics import DynamicsScorer
+from .neighbors import kneighbors
 from .pruning import SAMPLING_MODES, DoubleEndPruner
 
 CLUSTERERS = {"kmeans": KMeansClusterer, "temi": DeepClusterer}
@@ -28,6 +31,8 @@ AUTO_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 # beta="auto" on a pool larger than this searches on a random subset of this many rows
 # (same budget fraction), so that the probes cost the same at 1M rows as at 50k.
 AUTO_BETA_MAX_ROWS = 50_000
+# sampling="coverage": neighbours per row in the kernel graph (as the coverage baselines).
+COVERAGE_NEIGHBORS = 20
 
 
 class ELFSSelector(BaseSelector):
@@ -78,8 +83,11 @@ class ELFSSelector(BaseSelector):
         ``score`` is the name of scikit-learn's evaluation method.
     scorer : None or estimator, default=None
         A :class:`DynamicsScorer`-like estimator with ``fit(X, y)`` setting ``scores_``.
-    sampling : {"hard", "ccs"}, default="ccs"
-        Sampling mode for a pruner built from ``pruner=None``.
+    sampling : {"hard", "ccs", "coverage"}, default="ccs"
+        Sampling mode for a pruner built from ``pruner=None`` (see
+        :class:`DoubleEndPruner`). ``"coverage"`` also builds a cosine kNN graph of the
+        pool (20 neighbours, :func:`skelfs.neighbors.kneighbors`) for the Gaussian
+        kernel it covers.
     pruner : None or DoubleEndPruner, default=None
         A pruner instance; its own ``beta`` then applies (``"auto"`` allowed).
     feature_extractor : None or transformer, default=None
@@ -99,6 +107,15 @@ class ELFSSelector(BaseSelector):
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0
         Print stages and show progress bars on stderr.
+    memory : str, joblib.Memory or None, default=None
+        Cache for the expensive stages (pseudo-labels and difficulty scores), as
+        ``memory`` in :class:`sklearn.pipeline.Pipeline`: a directory path or a
+        ``joblib.Memory``. The cache key is the data (after ``feature_extractor``) and
+        the clusterer and scorer with all their parameters, seeds included; ``beta``,
+        ``sampling`` and the pruner are not part of it, so a grid search over ``beta``
+        (or ``sampling``, and ``budget`` when ``n_clusters`` is fixed) fits those stages
+        once per training fold. Hashing reads the whole pool once per fit. None: no
+        caching.
 
     Attributes
     ----------
@@ -134,7 +151,7 @@ class ELFSSelector(BaseSelector):
     def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
                  difficulty="aum", scorer=None, sampling="ccs", pruner=None,
                  feature_extractor=None, device="auto", n_jobs=None, random_state=0,
-                 verbose=0):
+                 verbose=0, memory=None):
         self.budget = budget
         self.beta = beta
         self.n_clusters = n_clusters
@@ -148,6 +165,7 @@ class ELFSSelector(BaseSelector):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.memory = memory
 
     # -- component construction ----------------------------------------------------------
     def _make_components(self, n_samples, n_select, rng):
@@ -197,30 +215,22 @@ class ELFSSelector(BaseSelector):
             # Fail before the expensive stages when beta and budget cannot both hold.
             pruner._check_feasible(X.shape[0] - int(np.floor(wanted_beta * X.shape[0] + 1e-9)),
                                    n_select, wanted_beta, X.shape[0])
+        memory = check_memory(self.memory)
         Z = X
         if self.feature_extractor is not None:
             Z = clone(self.feature_extractor).fit_transform(X)
         stages = progress(3, "ELFS", self.verbose)
         try:
-            labels = np.asarray(clusterer.fit(Z).labels_)
-            stages.update()
-            if np.unique(labels).size >= 2:
-                scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
-            else:
+            clusterer, scorer, labels, scores = memory.cache(_fit_stages)(clusterer, scorer, Z)
+            if scorer is None:
                 # e.g. all rows identical: no structure, so no training dynamics.
                 warnings.warn(
                     "all rows fell into one pseudo-label cluster (are the rows identical?); "
                     "difficulty is undefined, so the selection is uniform at random.",
                     UserWarning, stacklevel=3)
-                scores, scorer = np.zeros(Z.shape[0]), None
-            stages.update()
-            auto_scores = {}
-            if wanted_beta == "auto":
-                beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng,
-                                                device=resolve_device(self.device))
-            else:
-                beta = wanted_beta
-            idx = pruner.select(scores, n_select, groups=labels, beta=beta)
+            stages.update(2)  # pseudo-labels and difficulty (one cached call)
+            idx, beta, auto_scores = self._prune(Z, labels, scores, n_select, pruner,
+                                                 wanted_beta, rng)
             stages.update()
         finally:
             stages.close()
@@ -237,6 +247,43 @@ class ELFSSelector(BaseSelector):
         }
 
 
+    def _prune(self, Z, labels, scores, n_select, pruner, wanted_beta, rng):
+        """The budget-dependent step: the beta search (if "auto"), then the pruner.
+
+        Returns ``(indices, beta, auto_beta_scores)``. Split out of ``_select`` so that a
+        benchmark can replay it on stored pseudo-labels and scores.
+        """
+        similarity = None
+        if getattr(pruner, "sampling", None) == "coverage":
+            distances, indices = kneighbors(
+                Z, min(COVERAGE_NEIGHBORS, Z.shape[0] - 1), device=self.device,
+                random_state=rng.randint(2**31 - 1), verbose=self.verbose)
+            similarity = similarity_graph(distances, indices, kernel="gaussian",
+                                          bandwidth=auto_bandwidth(distances))
+        auto_scores = {}
+        if wanted_beta == "auto":
+            beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng,
+                                            device=resolve_device(self.device),
+                                            similarity=similarity)
+        else:
+            beta = wanted_beta
+        idx = pruner.select(scores, n_select, groups=labels, beta=beta, similarity=similarity)
+        return idx, float(beta), auto_scores
+
+
+def _fit_stages(clusterer, scorer, Z):
+    """Pseudo-labels, then difficulty: ``(clusterer, scorer, labels, scores)``, fitted.
+
+    A module-level function so that ``memory`` can cache it; ``scorer`` comes back None
+    (and the scores all zero) when every row fell into one cluster.
+    """
+    labels = np.asarray(clusterer.fit(Z).labels_)
+    if np.unique(labels).size < 2:
+        return clusterer, None, labels, np.zeros(Z.shape[0])
+    scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
+    return clusterer, scorer, labels, scores
+
+
 def _clone_component(component, name, method, seed):
     """Clone a user's component; seed it from the selector if its random_state is None."""
     if not hasattr(component, method):
@@ -251,7 +298,7 @@ def _clone_component(component, name, method, seed):
 
 
 def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
-               max_holdout=5000, max_rows=AUTO_BETA_MAX_ROWS):
+               max_holdout=5000, max_rows=AUTO_BETA_MAX_ROWS, similarity=None):
     """Pick beta label-free: probe accuracy on held-out *pseudo*-labels per candidate.
 
     The pool (or, above ``max_rows`` rows, a random subset of ``max_rows`` rows) is
@@ -260,7 +307,8 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
     (``_probe.probe_accuracy``, on ``device``) is trained on the selection's
     pseudo-labels, and its accuracy on the held-out rows' pseudo-labels is the
     candidate's score. Only the held-out rows and one selection at a time are read
-    from ``X``, never the whole pool.
+    from ``X``, never the whole pool. ``similarity`` (for ``sampling="coverage"``) is
+    restricted to the rows each candidate selects from.
     """
     n = X.shape[0]
     # Below the cap no random draw is added, so results there match the uncapped search.
@@ -270,12 +318,14 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
     val, rest = pool[np.sort(perm[:n_val])], pool[np.sort(perm[n_val:])]
     n_sub = max(1, int(round(n_select * rest.size / n)))
     X_val = np.asarray(X[val])
+    sub_similarity = None if similarity is None else similarity[rest][:, rest]
     results = {}
     for beta in AUTO_BETAS:
         kept = rest.size - int(np.floor(beta * rest.size + 1e-9))
         if n_sub > kept or n_select > n - int(np.floor(beta * n + 1e-9)):
             continue  # infeasible at this budget: only feasible candidates are tried
-        pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta)]
+        pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta,
+                                  similarity=sub_similarity)]
         results[beta] = probe_accuracy(np.asarray(X[pick]), labels[pick], X_val, labels[val],
                                        device=device)
     if not results:

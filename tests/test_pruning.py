@@ -3,6 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
+from skelfs.coverage import greedy_coverage, similarity_graph
 from skelfs import DoubleEndPruner
 from skelfs.pruning import cover_split, proportional_split, stratified_sample, water_fill
 
@@ -146,3 +147,44 @@ def test_bad_parameters(kwargs, match):
 def test_nonfinite_scores_rejected():
     with pytest.raises(ValueError, match="finite"):
         DoubleEndPruner().select(np.array([0.0, np.nan, 1.0]), 1)
+
+
+# ------------------------------------------------------------------ sampling="coverage"
+
+
+def coverage_toy():
+    # 12 rows on a line of three groups; distances from position gaps, as a kNN graph.
+    positions = np.array([0.0, 0.1, 0.2, 0.3, 5.0, 5.1, 5.2, 10.0, 10.1, 10.2, 10.3, 10.4])
+    D = np.abs(positions[:, None] - positions[None, :])
+    np.fill_diagonal(D, np.inf)
+    indices = np.argsort(D, axis=1)[:, :4]
+    distances = np.take_along_axis(D, indices, axis=1)
+    return similarity_graph(distances, indices, kernel="gaussian", bandwidth=0.1)
+
+
+def test_coverage_sampling_drops_the_hardest_then_covers_from_the_rest():
+    sim = coverage_toy()
+    scores = np.arange(12.0)  # row 11 hardest
+    groups = np.repeat([0, 1, 2], [4, 3, 5])
+    pruner = DoubleEndPruner(beta=0.25, sampling="coverage", random_state=0)
+    picked = pruner.select(scores, 3, groups=groups, similarity=sim)
+    # per group floor(0.25 * size) hardest dropped: row 3 (of 4), none of 3, row 11 (of 5)
+    survivors = np.setdiff1d(np.arange(12), [3, 11])
+    expected = greedy_coverage(sim, 3, candidates=survivors)[0]
+    np.testing.assert_array_equal(picked, np.sort(expected))
+    assert picked.size == 3 and not np.isin([3, 11], picked).any()
+    # one pick per group: a local kernel covers each group from inside it
+    assert sorted(groups[picked].tolist()) == [0, 1, 2]
+    # global pruning (no groups): the hardest 25% overall (rows 9, 10, 11) are never picked
+    picked = pruner.select(scores, 3, similarity=sim)
+    assert not np.isin([9, 10, 11], picked).any()
+    np.testing.assert_array_equal(
+        picked, np.sort(greedy_coverage(sim, 3, candidates=np.arange(9))[0]))
+
+
+def test_coverage_sampling_needs_the_similarity_graph():
+    pruner = DoubleEndPruner(beta=0.0, sampling="coverage")
+    with pytest.raises(ValueError, match="similarity"):
+        pruner.select(np.arange(12.0), 3)
+    with pytest.raises(ValueError, match="similarity"):
+        pruner.select(np.arange(12.0), 3, similarity=coverage_toy()[:5, :5])

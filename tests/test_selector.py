@@ -277,3 +277,53 @@ def test_n_jobs_restored_after_a_failed_fit_and_bad_values_rejected(pool):
     with pytest.raises(ValueError, match="n_jobs"):
         fast(budget=0.1, beta=0.1, n_jobs=0).fit(X)
     assert torch.get_num_threads() == before
+
+
+def test_memory_caches_the_expensive_stages_across_betas(tmp_path, monkeypatch):
+    from joblib import Memory
+
+    import skelfs.selector as selector_module
+
+    X, _ = make_blobs(200, centers=4, n_features=5, random_state=0)
+    calls = []
+    real = selector_module._fit_stages
+
+    def counting(clusterer, scorer, Z):
+        calls.append(1)
+        return real(clusterer, scorer, Z)
+
+    monkeypatch.setattr(selector_module, "_fit_stages", counting)
+    memory = Memory(tmp_path, verbose=0)
+    params = dict(budget=0.2, n_clusters=4, scorer=DynamicsScorer(epochs=3), random_state=0)
+    uncached = {b: ELFSSelector(beta=b, **params).fit(X) for b in (0.0, 0.1, 0.2)}
+    assert len(calls) == 3
+    calls.clear()
+    for b in (0.0, 0.1, 0.2):
+        cached = ELFSSelector(beta=b, memory=memory, **params).fit(X)
+        np.testing.assert_array_equal(cached.sample_indices_, uncached[b].sample_indices_)
+        np.testing.assert_array_equal(cached.scores_, uncached[b].scores_)
+        assert cached.beta_ == b
+    assert len(calls) == 1  # the stages ran once; the other betas hit the cache
+    # another seed, or other data, is another key
+    ELFSSelector(beta=0.1, memory=memory, **dict(params, random_state=1)).fit(X)
+    ELFSSelector(beta=0.1, memory=memory, **params).fit(X[:150])
+    assert len(calls) == 3
+    # a path works as well as a Memory
+    ELFSSelector(beta=0.1, memory=str(tmp_path), **params).fit(X)
+
+
+def test_coverage_sampling_end_to_end_exact_budget_and_repeatable():
+    X, _ = make_blobs(300, centers=5, n_features=6, random_state=3)
+    params = dict(budget=30, sampling="coverage", scorer=DynamicsScorer(epochs=3),
+                  random_state=0)
+    a = ELFSSelector(**params).fit(X)
+    b = ELFSSelector(**params).fit(X)
+    np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
+    assert a.n_selected_ == 30 and np.unique(a.sample_indices_).size == 30
+    # no selected row is among the hardest beta_ fraction of its pseudo-label cluster
+    for c in np.unique(a.pseudo_labels_):
+        members = np.flatnonzero(a.pseudo_labels_ == c)
+        n_drop = int(np.floor(a.beta_ * members.size + 1e-9))
+        hardest = members[np.argsort(-a.scores_[members], kind="stable")[:n_drop]]
+        ties = np.isin(a.scores_[hardest], a.scores_[np.setdiff1d(members, hardest)])
+        assert not np.isin(hardest[~ties], a.sample_indices_).any()
