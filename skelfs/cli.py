@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import signal
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -145,6 +150,10 @@ def build_parser():
         data.add_argument("--id-column", metavar="NAME",
                           help="table column (or .npz array) with row ids; default: the row "
                                "number, written as 'index'")
+        data.add_argument("--sep", metavar="CHAR",
+                          help="CSV column separator (default: ',', tab for .tsv), e.g. ';'")
+        data.add_argument("--decimal", metavar="CHAR",
+                          help="CSV decimal mark (default: '.'), e.g. ',' with --sep ';'")
         sel = sub.add_argument_group("selection")
         sel.add_argument("--budget", type=parse_budget, default=0.1, metavar="B",
                          help="rows to select: a fraction in (0, 1) or a count >= 1 "
@@ -249,7 +258,7 @@ def _fit(args, X):
     try:
         selector.fit(X)
     except (ValueError, TypeError) as exc:
-        raise CLIError(f"{type(selector).__name__}: {_one_line(exc)}") from None
+        raise CLIError(f"{type(selector).__name__}: {_one_line(exc, 400)}") from None
     return selector, time.perf_counter() - start
 
 
@@ -343,18 +352,108 @@ def _check_output_file(path, data):
     if path.is_dir():
         raise CLIError(f"-o {path}: it is a directory; give a file name such as "
                        f"{path / 'to_label.csv'}.")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise CLIError(f"-o {path}: the directory {path.parent} does not exist.")
     if data is not None and path.resolve() == Path(data).resolve():
         raise CLIError(f"-o {path} is the input file; choose another output name.")
+    if path.exists() and not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
+        raise CLIError(f"-o {path}: the file is read-only; choose another name or make it "
+                       f"writable (chmod u+w).")
+    _check_writable_dir(path.parent, f"-o {path}")
     return path
+
+
+def _check_writable_dir(folder, what):
+    # Create and remove a file there: the only test that also holds for root and for
+    # read-only file systems, where os.access says yes.
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".skelfs-", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CLIError(f"{what}: cannot write in {folder} "
+                       f"({exc.strerror or _one_line(exc)}).") from None
+
+
+# A cell that a spreadsheet would run as a formula starts with one of these (OWASP, "CSV
+# Injection"); a plain number such as "-1.5" is left as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def spreadsheet_safe(value):
+    """``value`` as a CSV cell that a spreadsheet shows as text and never runs as a formula.
+
+    Following the OWASP guidance on CSV injection, a text cell that starts with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote (``'=1+2``),
+    which spreadsheets show as text. Numbers, and text that is a plain number such as
+    ``"-1.5"``, are kept as they are, so numeric ids stay numeric.
+
+    Examples
+    --------
+    >>> from skelfs.cli import spreadsheet_safe
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("@SUM(A1)"), spreadsheet_safe("-1.5")
+    ("'=1+2", "'@SUM(A1)", '-1.5')
+    >>> spreadsheet_safe(-3), spreadsheet_safe("row-7")
+    (-3, 'row-7')
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _safe_frame(frame):
+    import pandas as pd
+
+    frame = frame.copy()
+    frame.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            frame[name] = column.astype(object).map(spreadsheet_safe)
+    return frame
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp)`` on a new file next to ``path``, then rename it onto ``path``.
+
+    The target is replaced only by a complete file (``os.replace`` is atomic on one file
+    system), so an interrupt (SIGINT, SIGTERM), a full disk or any error leaves the previous
+    file at ``path`` as it was, and the temporary file is removed. A replaced file keeps its
+    permissions; a new one gets the usual ones (0666 less the umask).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if path.exists():
+            mode = path.stat().st_mode & 0o777
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _write_csv(frame, path):
     try:
-        frame.to_csv(path, index=False)
+        atomic_write(path, lambda tmp: _safe_frame(frame).to_csv(tmp, index=False))
     except OSError as exc:
-        raise CLIError(f"cannot write {path}: {_one_line(exc)}") from None
+        raise CLIError(f"cannot write {path}: {_one_line(exc)}; the previous file, if any, is "
+                       f"unchanged.") from None
 
 
 def _report(args, summary, human):
@@ -408,13 +507,15 @@ def _cmd_plot(args):
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"-o {outdir}: cannot create the directory: {_one_line(exc)}") from None
+    _check_writable_dir(outdir, f"-o {outdir}")
 
     written = []
 
     def save(fig, name):
         path = outdir / name
         try:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120,
+                                                       bbox_inches="tight"))
         except OSError as exc:
             raise CLIError(f"cannot write {path}: {_one_line(exc)}") from None
         finally:
@@ -471,11 +572,26 @@ def _safe_name(text):
 
 def _load(args):
     _say(args, f"reading {args.data}")
-    X, ids, id_name = read_pool(args.data, key=args.key, id_column=args.id_column)
-    if id_name != "index" and len(np.unique(ids)) != len(ids):
+    X, ids, id_name = read_pool(args.data, key=args.key, id_column=args.id_column,
+                                sep=_char(args.sep), decimal=_char(args.decimal))
+    if id_name != "index" and _has_repeats(ids):
         print(f"skelfs: warning: --id-column {id_name!r} has repeated ids; the output "
               f"cannot tell those rows apart.", file=sys.stderr)
     return X, ids, id_name
+
+
+def _char(text):
+    # "--sep '\\t'" and "--sep tab" as well as a literal tab
+    return {"\\t": "\t", "tab": "\t"}.get(text, text)
+
+
+def _has_repeats(ids):
+    import pandas as pd
+
+    try:
+        return bool(pd.Series(ids).duplicated().any())
+    except TypeError:  # unhashable values: read_pool refuses them, so this is belt and braces
+        return False
 
 
 _COMMANDS = {"select": _cmd_select, "score": _cmd_score, "plot": _cmd_plot}
@@ -513,14 +629,32 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 2
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C, so that no partial output file is left behind.
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             _COMMANDS[args.command](args)
     except (CLIError, InputFileError) as exc:
-        print(f"skelfs: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"skelfs: error: {_one_line(exc, 600)}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("skelfs: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("skelfs: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` clauses clean up."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated(signum)
