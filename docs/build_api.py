@@ -35,7 +35,7 @@ GROUPS = [
     ("Supervised learning on a selection", ["CoresetEstimator", "CoresetSampler"]),
 ]
 # Modules whose public functions are documented after the top-level names.
-MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.cli"]
+MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.io", "skelfs.cli"]
 
 ENTRY_SECTIONS = {"Parameters", "Other Parameters", "Attributes", "Returns", "Yields",
                   "Raises", "Warns"}

@@ -281,3 +281,43 @@ def column_moments(X):
     std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
     std[std < 1e-12] = 1.0
     return mean, std
+
+
+# Selectors compute in float32 whatever dtype the pool arrives in (see ``as_compute_dtype``).
+COMPUTE_DTYPE = np.float32
+# The largest absolute value of a pool must lie in this range: beyond it float32 squared
+# distances overflow (or underflow to zero) and a selection would silently mean nothing.
+SCALE_RANGE = (1e-10, 1e15)
+_SCALE_BLOCK_ELEMENTS = 2**20
+
+
+def as_compute_dtype(X, name="X"):
+    """``X`` (validated, 2-D, finite) in the dtype selectors compute in, float32.
+
+    float32 is kept without a copy; float64 is rounded to float32 once (a copy half the
+    size of the input), so the same values give the same selection whatever container or
+    dtype they arrive in; float16 is kept as it is (every float16 value is exact in float32,
+    and the components read it in float32 blocks, so a float16 pool is never copied whole).
+    The largest absolute value must lie in ``SCALE_RANGE``: a pool scaled by 1e30 (or 1e-30)
+    would overflow (underflow) in float32, so it raises a ValueError that says how to
+    rescale instead of giving a meaningless selection. Reads ``X`` in blocks of rows.
+    """
+    rows = max(1, _SCALE_BLOCK_ELEMENTS // max(1, X.shape[1]))
+    largest = 0.0
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows]
+        largest = max(largest, abs(float(block.max())), abs(float(block.min())))
+    low, high = SCALE_RANGE
+    if largest > high or 0.0 < largest < low:
+        size = "large" if largest > high else "small"
+        raise ValueError(
+            f"{name} is too {size} to select from: its largest absolute value is "
+            f"{largest:.3g}, outside [{low:g}, {high:g}]. Selectors compute in float32, where "
+            f"squared distances between such rows {'overflow' if size == 'large' else 'underflow'}"
+            f" and the selection would mean nothing. Rescale {name} first, e.g. "
+            f"{name} / np.abs({name}).max() or StandardScaler(); selections do not depend on "
+            f"a global scale inside that range."
+        )
+    if X.dtype == np.float64:
+        X = X.astype(COMPUTE_DTYPE)
+    return X

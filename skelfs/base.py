@@ -10,10 +10,17 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import TransformerTags
-from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    _num_samples,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._utils import (
     FLOAT_DTYPES,
+    as_compute_dtype,
     atomic_fit,
     limit_threads,
     reject_sparse,
@@ -81,7 +88,15 @@ class BaseSelector(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             The unlabelled pool (embeddings or tabular features). NumPy arrays,
-            memory maps and pandas DataFrames are accepted.
+            memory maps and pandas DataFrames are accepted. Selectors compute in float32:
+            float64 input is rounded to float32 once, float16 is read in float32 blocks,
+            so the same values give the same selection whatever container or dtype they
+            arrive in. A DataFrame is read by the rules of the ``skelfs`` command
+            (:func:`skelfs.io.frame_to_matrix`): numeric, nullable (``Int64``,
+            ``Float64``, ...) and bool columns are features; text, missing values and
+            mixed columns raise a ``ValueError`` naming the column; an id-like column
+            warns. Values whose largest magnitude lies outside ``[1e-10, 1e15]``
+            raise a ``ValueError`` (float32 would overflow or underflow).
         y : None
             Ignored; present for API consistency. Selection is label-free.
 
@@ -132,7 +147,11 @@ class BaseSelector(BaseEstimator):
         the container type is kept (a DataFrame keeps its index).
         """
         check_is_fitted(self, "sample_indices_")
-        validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), copy=False)
+        if _is_dataframe(X):  # nullable columns: checked as fit read them
+            _check_feature_names(self, X, reset=False)
+            _check_n_features(self, X, reset=False)
+        else:
+            validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES), copy=False)
         n_rows = _num_samples(X)
         if n_rows != self.n_samples_fit_:
             raise ValueError(
@@ -149,11 +168,20 @@ class BaseSelector(BaseEstimator):
     # -- helpers -------------------------------------------------------------------------
     def _validate_pool(self, X):
         # validate_data records n_features_in_ / feature_names_in_ for transform's checks.
+        # A DataFrame is read by the command line's rules (same table, same features).
         reject_sparse(X)
-        return validate_data(
+        frame = X if _is_dataframe(X) else None
+        if frame is not None:
+            from .io import frame_to_matrix
+
+            X = frame_to_matrix(frame)
+        X = validate_data(
             self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2,
             ensure_all_finite=True,
         )
+        if frame is not None:
+            _check_feature_names(self, frame, reset=True)
+        return as_compute_dtype(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -163,3 +191,7 @@ class BaseSelector(BaseEstimator):
         # a transformer; the selected rows keep the input dtype.
         tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         return tags
+
+
+def _is_dataframe(X):
+    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")

@@ -8,7 +8,7 @@ Three sub-commands share one way of reading the pool and building the selector::
     skelfs plot --budget-curve results.csv -o figures/  # accuracy vs budget, one PNG per dataset
 
 ``DATA`` is a ``.npy`` (2-D array), ``.npz`` (``--key``), ``.csv``/``.tsv`` or ``.parquet``
-file; see :func:`read_pool`. Every user error (unreadable file, wrong shape, missing key or
+file; see :func:`skelfs.io.read_pool`. Every user error (unreadable file, wrong shape, missing key or
 column, bad option value, an estimator's ``ValueError``/``TypeError``) is reported as one
 line ``skelfs: error: ...`` on stderr with exit status 2. Progress and ``-v`` messages go
 to stderr, so stdout carries only the result summary (``--json``: one JSON object).
@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import signal
 import sys
+import tempfile
+import threading
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import _SUPPORTED, InputFileError, _listing, _one_line, read_pool
 
 #: ``--method`` value -> class name in :mod:`skelfs`.
 METHODS = {
@@ -43,252 +49,12 @@ _METHOD_ALIASES = {"facility_location": "facility-location"}
 #: Per-row score attribute of each selector, in order of preference (first found is used).
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
 
-_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
-_SUPPORTED = ".npy, .npz, .csv, .tsv or .parquet"
-_CHECK_BLOCK = 65536  # rows per block when checking for NaN/inf
 
 
 class CLIError(Exception):
     """A user error: printed as one ``skelfs: error: ...`` line, exit status 2."""
 
 
-def _one_line(message):
-    # Estimator messages may span lines (sklearn's NaN message does); the CLI promises one.
-    return " ".join(str(message).split())
-
-
-# -- reading the pool ------------------------------------------------------------------------
-def read_pool(path, *, key=None, id_column=None):
-    """Read an embeddings file into a 2-D array and per-row ids.
-
-    Parameters
-    ----------
-    path : str or Path
-        * ``.npy``: a 2-D numeric array (memory-mapped, not loaded).
-        * ``.npz``: the array named ``key``; without ``key``, the only array, or the one
-          named ``"X"``.
-        * ``.csv`` / ``.tsv`` (optionally compressed, e.g. ``.csv.gz``) and ``.parquet``:
-          a table. The embedding is the column named ``key`` holding one list per row
-          (``"[0.1, 0.2]"`` strings in a CSV, list values in parquet); without ``key``,
-          the only such list column if there is one, else every numeric column except
-          ``id_column``.
-    key : str, optional
-        The npz array, or the table's list column, holding the embeddings.
-    id_column : str, optional
-        A table column (or an npz array) with one id per row; ids default to the row
-        number.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features)
-        As stored (dtype kept), so that the CLI selects exactly what
-        ``Selector(...).fit(X)`` does on the same array.
-    ids : ndarray of shape (n_samples,)
-    id_name : str
-        ``id_column``, or ``"index"`` when ids are row numbers.
-
-    Raises
-    ------
-    CLIError
-        For a missing or unreadable file, an unsupported format, a missing key or
-        column, a wrong shape, non-numeric or non-finite values.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from skelfs.cli import read_pool
-    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
-    >>> np.save(path, np.zeros((5, 3), dtype=np.float32))
-    >>> X, ids, id_name = read_pool(path)
-    >>> X.shape, ids.tolist(), id_name
-    ((5, 3), [0, 1, 2, 3, 4], 'index')
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"cannot read {path}: no such file.")
-    if path.is_dir():
-        raise CLIError(f"cannot read {path}: it is a directory; give an {_SUPPORTED} file.")
-    suffixes = [s.lower() for s in path.suffixes]
-    # "emb.csv.gz" is a table; pandas decompresses it.
-    kind = next((s for s in reversed(suffixes) if s in (".npy", ".npz") + _TABLE_SUFFIXES),
-                None)
-    try:
-        if kind == ".npy":
-            X, ids, id_name = _read_npy(path, key, id_column)
-        elif kind == ".npz":
-            X, ids, id_name = _read_npz(path, key, id_column)
-        elif kind in _TABLE_SUFFIXES:
-            X, ids, id_name = _read_table(path, kind, key, id_column)
-        else:
-            raise CLIError(
-                f"cannot read {path}: unknown file type {path.suffix or '(no suffix)'!r}; "
-                f"use {_SUPPORTED}.")
-    except CLIError:
-        raise
-    except ImportError as exc:  # parquet without pyarrow/fastparquet
-        raise CLIError(f"cannot read {path}: {_one_line(exc)} "
-                       f"(pip install pyarrow, or: pip install skelfs[io]).") from None
-    except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise CLIError(f"cannot read {path}: {_one_line(exc)}") from None
-    return _check_matrix(X, path), ids, id_name
-
-
-def _read_npy(path, key, id_column):
-    if key is not None:
-        raise CLIError(f"--key names an array in an .npz or a column in a table; {path} is "
-                       f"an .npy file holding a single array: drop --key.")
-    if id_column is not None:
-        raise CLIError(f"--id-column needs a table (.csv/.parquet) or an .npz with an id "
-                       f"array; {path} is an .npy file holding only the embeddings.")
-    # A memory map: a large pool is paged in by the selector, never copied here.
-    X = np.load(path, mmap_mode="r", allow_pickle=False)
-    return X, np.arange(X.shape[0] if X.ndim else 0), "index"
-
-
-def _read_npz(path, key, id_column):
-    with np.load(path, allow_pickle=False) as archive:
-        names = list(archive.files)
-        if key is None:
-            if len(names) == 1:
-                key = names[0]
-            elif "X" in names:
-                key = "X"
-            else:
-                raise CLIError(
-                    f"{path} holds {len(names)} arrays ({_listing(names)}); choose the "
-                    f"embeddings with --key NAME.")
-        elif key not in names:
-            raise CLIError(f"--key {key!r}: no such array in {path}; it holds {_listing(names)}.")
-        X = archive[key]
-        if id_column is None:
-            return X, np.arange(X.shape[0] if X.ndim else 0), "index"
-        if id_column not in names:
-            raise CLIError(f"--id-column {id_column!r}: no such array in {path}; it holds "
-                           f"{_listing(names)}.")
-        ids = archive[id_column]
-    if ids.ndim != 1 or X.ndim < 1 or ids.shape[0] != X.shape[0]:
-        raise CLIError(f"--id-column {id_column!r} in {path} has shape {ids.shape}; it needs "
-                       f"one id per row of {key!r}, shape ({X.shape[0] if X.ndim else 0},).")
-    return X, ids, id_column
-
-
-def _read_table(path, kind, key, id_column):
-    import pandas as pd
-
-    if kind in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, sep="\t" if kind == ".tsv" else ",")
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
-    if id_column is not None and id_column not in columns:
-        raise CLIError(f"--id-column {id_column!r}: no such column in {path}; its columns "
-                       f"are {_listing(columns)}.")
-    ids = (frame[id_column].to_numpy() if id_column is not None
-           else np.arange(len(frame)))
-    rest = frame.drop(columns=[id_column]) if id_column is not None else frame
-
-    if key is not None:
-        if key not in columns:
-            raise CLIError(f"--key {key!r}: no such column in {path}; its columns are "
-                           f"{_listing(columns)}.")
-        if key == id_column:
-            raise CLIError(f"--key and --id-column both name {key!r}; the embeddings and the "
-                           f"ids must be different columns.")
-        if not _is_list_column(rest[key]):
-            raise CLIError(
-                f"--key {key!r}: the column holds single values, not one embedding (list) "
-                f"per row; drop --key to use every numeric column as a feature.")
-        return _stack_lists(rest[key], key), ids, id_column or "index"
-
-    list_columns = [c for c in rest.columns if _is_list_column(rest[c])]
-    if len(list_columns) == 1:
-        return _stack_lists(rest[list_columns[0]], list_columns[0]), ids, id_column or "index"
-    if len(list_columns) > 1:
-        raise CLIError(f"{path} has {len(list_columns)} columns holding lists "
-                       f"({_listing(list_columns)}); choose the embeddings with --key NAME.")
-    numeric = rest.select_dtypes(include="number")
-    if numeric.shape[1] == 0:
-        raise CLIError(
-            f"{path} has no numeric column and no column of lists to use as embeddings "
-            f"(columns: {_listing(columns)}); numbers such as '1,5' with a decimal comma "
-            f"are read as text.")
-    return numeric.to_numpy(), ids, id_column or "index"
-
-
-def _is_list_column(column):
-    """True for a column whose first non-missing value is a list/array or a '[...]' string."""
-    import pandas as pd
-
-    # object columns, and pandas' dedicated string dtype (the default text dtype in pandas 3)
-    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
-        return False
-    values = column.dropna()
-    if values.empty:
-        return False
-    first = values.iloc[0]
-    if isinstance(first, str):
-        return first.lstrip().startswith("[")
-    return isinstance(first, (list, tuple, np.ndarray))
-
-
-def _parse_list(value):
-    if isinstance(value, str):
-        # JSON lists "[0.1, 0.2]" and NumPy's own repr "[0.1 0.2]" alike.
-        value = value.strip().strip("[]").replace(",", " ").split()
-    return np.asarray(value, dtype=np.float64)
-
-
-def _stack_lists(column, name):
-    rows = []
-    for position, value in enumerate(column.to_numpy()):
-        try:
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                raise ValueError("it is empty")
-            row = _parse_list(value)
-        except (ValueError, TypeError) as exc:
-            raise CLIError(f"column {name!r}, row {position}: cannot read it as a list of "
-                           f"numbers ({_one_line(exc)}).") from None
-        if row.ndim != 1:
-            raise CLIError(f"column {name!r}, row {position}: expected a flat list of numbers, "
-                           f"got shape {row.shape}.")
-        if rows and row.shape != rows[0].shape:
-            raise CLIError(f"column {name!r}: row {position} has {row.size} numbers but row 0 "
-                           f"has {rows[0].size}; every embedding must have the same length.")
-        rows.append(row)
-    if not rows:
-        return np.empty((0, 0))
-    return np.stack(rows)
-
-
-def _check_matrix(X, path):
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise CLIError(f"{path}: the embeddings have dtype {X.dtype}; they must be numbers.")
-    if X.ndim != 2:
-        hint = (" (for a single feature, save X.reshape(-1, 1))" if X.ndim == 1 else "")
-        raise CLIError(f"{path}: the embeddings have shape {X.shape}; skelfs needs a 2-D array "
-                       f"of shape (n_rows, n_features){hint}.")
-    if X.shape[0] < 2 or X.shape[1] < 1:
-        raise CLIError(f"{path}: the embeddings have shape {X.shape}; skelfs needs at least "
-                       f"2 rows and 1 feature.")
-    if np.issubdtype(X.dtype, np.floating):
-        # In blocks of rows: a memory-mapped pool is never held in memory at once.
-        n_bad, first = 0, None
-        for start in range(0, X.shape[0], _CHECK_BLOCK):
-            bad = np.flatnonzero(~np.isfinite(X[start:start + _CHECK_BLOCK]).all(axis=1))
-            if bad.size and first is None:
-                first = start + int(bad[0])
-            n_bad += bad.size
-        if n_bad:
-            rows = "1 row has" if n_bad == 1 else f"{n_bad} rows have"
-            raise CLIError(f"{path}: {rows} missing or infinite values (first: row {first}); "
-                           f"drop or impute them first.")
-    return X
-
-
-def _listing(names, limit=10):
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 # -- option parsing ---------------------------------------------------------------------------
@@ -384,6 +150,10 @@ def build_parser():
         data.add_argument("--id-column", metavar="NAME",
                           help="table column (or .npz array) with row ids; default: the row "
                                "number, written as 'index'")
+        data.add_argument("--sep", metavar="CHAR",
+                          help="CSV column separator (default: ',', tab for .tsv), e.g. ';'")
+        data.add_argument("--decimal", metavar="CHAR",
+                          help="CSV decimal mark (default: '.'), e.g. ',' with --sep ';'")
         sel = sub.add_argument_group("selection")
         sel.add_argument("--budget", type=parse_budget, default=0.1, metavar="B",
                          help="rows to select: a fraction in (0, 1) or a count >= 1 "
@@ -488,7 +258,7 @@ def _fit(args, X):
     try:
         selector.fit(X)
     except (ValueError, TypeError) as exc:
-        raise CLIError(f"{type(selector).__name__}: {_one_line(exc)}") from None
+        raise CLIError(f"{type(selector).__name__}: {_one_line(exc, 400)}") from None
     return selector, time.perf_counter() - start
 
 
@@ -582,18 +352,108 @@ def _check_output_file(path, data):
     if path.is_dir():
         raise CLIError(f"-o {path}: it is a directory; give a file name such as "
                        f"{path / 'to_label.csv'}.")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise CLIError(f"-o {path}: the directory {path.parent} does not exist.")
     if data is not None and path.resolve() == Path(data).resolve():
         raise CLIError(f"-o {path} is the input file; choose another output name.")
+    if path.exists() and not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
+        raise CLIError(f"-o {path}: the file is read-only; choose another name or make it "
+                       f"writable (chmod u+w).")
+    _check_writable_dir(path.parent, f"-o {path}")
     return path
+
+
+def _check_writable_dir(folder, what):
+    # Create and remove a file there: the only test that also holds for root and for
+    # read-only file systems, where os.access says yes.
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".skelfs-", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CLIError(f"{what}: cannot write in {folder} "
+                       f"({exc.strerror or _one_line(exc)}).") from None
+
+
+# A cell that a spreadsheet would run as a formula starts with one of these (OWASP, "CSV
+# Injection"); a plain number such as "-1.5" is left as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def spreadsheet_safe(value):
+    """``value`` as a CSV cell that a spreadsheet shows as text and never runs as a formula.
+
+    Following the OWASP guidance on CSV injection, a text cell that starts with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote (``'=1+2``),
+    which spreadsheets show as text. Numbers, and text that is a plain number such as
+    ``"-1.5"``, are kept as they are, so numeric ids stay numeric.
+
+    Examples
+    --------
+    >>> from skelfs.cli import spreadsheet_safe
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("@SUM(A1)"), spreadsheet_safe("-1.5")
+    ("'=1+2", "'@SUM(A1)", '-1.5')
+    >>> spreadsheet_safe(-3), spreadsheet_safe("row-7")
+    (-3, 'row-7')
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _safe_frame(frame):
+    import pandas as pd
+
+    frame = frame.copy()
+    frame.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            frame[name] = column.astype(object).map(spreadsheet_safe)
+    return frame
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp)`` on a new file next to ``path``, then rename it onto ``path``.
+
+    The target is replaced only by a complete file (``os.replace`` is atomic on one file
+    system), so an interrupt (SIGINT, SIGTERM), a full disk or any error leaves the previous
+    file at ``path`` as it was, and the temporary file is removed. A replaced file keeps its
+    permissions; a new one gets the usual ones (0666 less the umask).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if path.exists():
+            mode = path.stat().st_mode & 0o777
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _write_csv(frame, path):
     try:
-        frame.to_csv(path, index=False)
+        atomic_write(path, lambda tmp: _safe_frame(frame).to_csv(tmp, index=False))
     except OSError as exc:
-        raise CLIError(f"cannot write {path}: {_one_line(exc)}") from None
+        raise CLIError(f"cannot write {path}: {_one_line(exc)}; the previous file, if any, is "
+                       f"unchanged.") from None
 
 
 def _report(args, summary, human):
@@ -647,13 +507,15 @@ def _cmd_plot(args):
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"-o {outdir}: cannot create the directory: {_one_line(exc)}") from None
+    _check_writable_dir(outdir, f"-o {outdir}")
 
     written = []
 
     def save(fig, name):
         path = outdir / name
         try:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120,
+                                                       bbox_inches="tight"))
         except OSError as exc:
             raise CLIError(f"cannot write {path}: {_one_line(exc)}") from None
         finally:
@@ -710,11 +572,26 @@ def _safe_name(text):
 
 def _load(args):
     _say(args, f"reading {args.data}")
-    X, ids, id_name = read_pool(args.data, key=args.key, id_column=args.id_column)
-    if id_name != "index" and len(np.unique(ids)) != len(ids):
+    X, ids, id_name = read_pool(args.data, key=args.key, id_column=args.id_column,
+                                sep=_char(args.sep), decimal=_char(args.decimal))
+    if id_name != "index" and _has_repeats(ids):
         print(f"skelfs: warning: --id-column {id_name!r} has repeated ids; the output "
               f"cannot tell those rows apart.", file=sys.stderr)
     return X, ids, id_name
+
+
+def _char(text):
+    # "--sep '\\t'" and "--sep tab" as well as a literal tab
+    return {"\\t": "\t", "tab": "\t"}.get(text, text)
+
+
+def _has_repeats(ids):
+    import pandas as pd
+
+    try:
+        return bool(pd.Series(ids).duplicated().any())
+    except TypeError:  # unhashable values: read_pool refuses them, so this is belt and braces
+        return False
 
 
 _COMMANDS = {"select": _cmd_select, "score": _cmd_score, "plot": _cmd_plot}
@@ -752,14 +629,32 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 2
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C, so that no partial output file is left behind.
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             _COMMANDS[args.command](args)
-    except CLIError as exc:
-        print(f"skelfs: error: {exc}", file=sys.stderr)
+    except (CLIError, InputFileError) as exc:
+        print(f"skelfs: error: {_one_line(exc, 600)}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("skelfs: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("skelfs: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` clauses clean up."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated(signum)

@@ -100,7 +100,8 @@ def test_probcover_delta_is_largest_with_enough_purity():
 
 def test_probcover_delta_saturates_when_every_ball_is_pure():
     # two far groups, kNN never crosses: every ball is pure, delta = largest kNN distance
-    X = on_circle(np.r_[np.linspace(0, 0.1, 10), np.linspace(2, 2.1, 10)])
+    # float32: what selectors compute in (issue 14), so the reference sees the same values
+    X = on_circle(np.r_[np.linspace(0, 0.1, 10), np.linspace(2, 2.1, 10)]).astype(np.float32)
     sel = ProbCoverSelector(budget=2, n_neighbors=3, n_clusters=2).fit(X)
     dist, _ = kneighbors(X, 3, backend="exact")
     assert sel.purity_ == 1.0 and sel.delta_ == pytest.approx(dist.max())
@@ -201,6 +202,7 @@ def d2_reference(passed, dist, idx, gamma_r, budget):
 @pytest.mark.parametrize("signed", [False, True])
 def test_d2_matches_dense_reference(signed):
     X, _ = make_blobs(50, centers=3, n_features=6, random_state=4)
+    X = X.astype(np.float32)  # what selectors compute in (issue 14)
     rng = np.random.RandomState(0)
     scores = rng.normal(size=50) if signed else rng.rand(50)
     sel = D2Selector(budget=50, scores=scores, n_neighbors=4, gamma_f=2.0, gamma_r=0.5).fit(X)

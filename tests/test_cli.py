@@ -210,7 +210,7 @@ def _run_main(capsys, *args):
     (["select", "{d}/table.csv", "--key", "f0"], "holds single values"),
     (["select", "{d}/notes.txt"], "unknown file type '.txt'"),
     (["select", "{d}/broken.npy"], "cannot read"),
-    (["select", "{d}/nan.csv"], "1 row has missing or infinite values (first: row 1)"),
+    (["select", "{d}/nan.csv"], "column 'b' has missing values (1, first: row 1)"),
     (["select", "{d}/ragged.csv"], "every embedding must have the same length"),
     (["plot", "-o", "{d}/figs"], "either DATA"),
 ])

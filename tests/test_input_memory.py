@@ -97,7 +97,7 @@ def fits(pool32, inputs):
     return out
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "float64"])
 def test_validation_shares_the_input_buffer(inputs, kind):
     X = inputs[kind]
     Z = ELFSSelector()._validate_pool(X)
@@ -106,13 +106,22 @@ def test_validation_shares_the_input_buffer(inputs, kind):
     assert np.shares_memory(Z, source)
 
 
+def test_float64_is_rounded_to_float32_once(inputs, pool32):
+    # Selectors compute in float32 (issue 14): the same values, the same selection.
+    Z = ELFSSelector()._validate_pool(inputs["float64"])
+    assert Z.dtype == np.float32
+    np.testing.assert_array_equal(Z, pool32)
+
+
 @pytest.mark.parametrize("kind", KINDS[1:])  # the C-ordered float32 case is the memmap's
 def test_fit_never_copies_the_pool(fits, kind):
     peak, sel = fits[kind]
     assert sel.n_selected_ == int(0.05 * N)
     # Bounded blocks, samples and O(n) state take about 0.4 of a float32 copy of the pool
     # (N * D * 4 bytes); any full copy on top, even a float16 one, would exceed 0.5.
-    assert peak < 0.5 * N * D * 4, f"{kind}: peak {peak / 1e6:.1f} MB"
+    # float64 input is rounded to float32 once: that one copy (half the input) and no other.
+    allowed = 0.5 + (1.0 if kind == "float64" else 0.0)
+    assert peak < allowed * N * D * 4, f"{kind}: peak {peak / 1e6:.1f} MB"
 
 
 @pytest.mark.parametrize("kind", ["float32 F", "float64", "DataFrame"])
