@@ -14,6 +14,7 @@ from .clustering import DeepClusterer, KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
 from .estimator import CoresetEstimator, CoresetSampler
 from .pruning import DoubleEndPruner
+from .registry import make_selector
 from .selector import ELFSSelector
 
 __version__ = "0.1.0"
@@ -35,4 +36,5 @@ __all__ = [
     "RandomSelector",
     "TypiClustSelector",
     "estimate_n_clusters",
+    "make_selector",
 ]

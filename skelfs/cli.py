@@ -26,19 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: ``--method`` value -> class name in :mod:`skelfs`.
-METHODS = {
-    "elfs": "ELFSSelector",
-    "random": "RandomSelector",
-    "prototypicality": "PrototypicalitySelector",
-    "d2": "D2Selector",
-    "kcenter": "KCenterGreedySelector",
-    "typiclust": "TypiClustSelector",
-    "probcover": "ProbCoverSelector",
-    "facility-location": "FacilityLocationSelector",
-}
-# The benchmark CSVs spell it with an underscore; accept both.
-_METHOD_ALIASES = {"facility_location": "facility-location"}
+from .registry import SELECTORS, resolve_name
 
 #: Per-row score attribute of each selector, in order of preference (first found is used).
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
@@ -339,11 +327,25 @@ def _parse_beta(text):
 
 
 def _parse_method(text):
-    name = _METHOD_ALIASES.get(text, text)
-    if name not in METHODS:
-        raise argparse.ArgumentTypeError(
-            f"unknown method {text!r}; choose one of {', '.join(METHODS)}.")
-    return name
+    try:
+        return resolve_name(text)  # the registry's name (aliases accepted)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _MethodsFormatter(argparse.HelpFormatter):
+    """Wraps help text as usual, except the method list (one line per method)."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("methods ("):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _methods_help():
+    width = max(map(len, SELECTORS))
+    return "methods (--method NAME):\n" + "\n".join(
+        f"  {name:<{width}}  {spec.description}" for name, spec in SELECTORS.items())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -389,7 +391,7 @@ def build_parser():
                          help="rows to select: a fraction in (0, 1) or a count >= 1 "
                               "(default: 0.1)")
         sel.add_argument("--method", type=_parse_method, default="elfs", metavar="NAME",
-                         help=f"one of {', '.join(METHODS)} (default: elfs)")
+                         help=f"one of {', '.join(SELECTORS)} (default: elfs; listed below)")
         sel.add_argument("--beta", type=_parse_beta, metavar="BETA",
                          help="ELFS: fraction of hardest rows dropped, in [0, 1), or 'auto' "
                               "(default: auto)")
@@ -411,8 +413,9 @@ def build_parser():
         sub.add_argument("-v", "--verbose", action="count", default=0,
                          help="stages and progress bars on stderr")
 
+    listed = {"epilog": _methods_help(), "formatter_class": _MethodsFormatter}
     select = commands.add_parser(
-        "select", help="write the rows to label (id, score, pseudo-label) to a CSV",
+        "select", **listed, help="write the rows to label (id, score, pseudo-label) to a CSV",
         description="Select rows to label and write them, one per line, to a CSV: the id "
                     "(or row index), the score and the pseudo-label where the method has them.")
     add_pool_options(select)
@@ -420,7 +423,7 @@ def build_parser():
                         help="output CSV of the selected rows")
 
     score = commands.add_parser(
-        "score", help="write every row's scores, pseudo-label and selection flag to a CSV",
+        "score", **listed, help="write every row's scores, pseudo-label and selection flag to a CSV",
         description="Run a selection and write one line per row of the pool: id, "
                     "pseudo-label, selected (0/1) and every difficulty score.")
     add_pool_options(score)
@@ -428,7 +431,7 @@ def build_parser():
                        help="output CSV, one line per row of the pool")
 
     plot = commands.add_parser(
-        "plot", help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
+        "plot", **listed, help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
         description="With DATA: run a selection and write difficulty.png and selection.png. "
                     "With --budget-curve: plot accuracy against budget from a benchmark CSV "
                     "(benchmarks/quality.py), one PNG per dataset.")
@@ -460,9 +463,9 @@ def build_selector(args):
     >>> build_selector(build_parser().parse_args(argv))
     KCenterGreedySelector(budget=0.05)
     """
-    import skelfs
+    from .registry import make_selector
 
-    cls = getattr(skelfs, METHODS[args.method])
+    cls = SELECTORS[args.method].cls
     accepted = cls().get_params(deep=False)
     params = {"budget": args.budget, "random_state": args.random_state}
     options = {"beta": args.beta, "n_clusters": args.n_clusters, "device": args.device,
@@ -471,14 +474,14 @@ def build_selector(args):
         if value is None:
             continue
         if name not in accepted:
-            users = [m for m, c in METHODS.items()
-                     if name in getattr(skelfs, c)().get_params(deep=False)]
+            users = [m for m, spec in SELECTORS.items()
+                     if name in spec.cls().get_params(deep=False)]
             raise CLIError(f"--{name.replace('_', '-')} does not apply to --method "
                            f"{args.method}; it is an option of: {', '.join(users)}.")
         params[name] = value
     if "verbose" in accepted:
         params["verbose"] = args.verbose
-    return cls(**params)
+    return make_selector(args.method, **params)
 
 
 def _fit(args, X):
