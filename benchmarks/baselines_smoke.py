@@ -10,8 +10,9 @@ side-by-side benchmark (all budgets, seeds, probes) is issue 5's ``benchmarks/qu
 import argparse
 import time
 
-from common import DATA_DIR, load_dataset
 from sklearn.linear_model import LogisticRegression
+
+from common import DATA_DIR, load_dataset
 
 from skelfs import make_selector
 from skelfs.registry import SELECTORS

@@ -71,6 +71,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
 from common import (
     DATA_DIR,
     DATASETS,
@@ -82,8 +85,6 @@ from common import (
     read_csvs,
     to_float,
 )
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 
 import skelfs
 from skelfs import make_selector

@@ -65,6 +65,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import check_random_state
+
 from common import (
     DATA_DIR,
     DATASETS,
@@ -75,7 +77,6 @@ from common import (
     read_csvs,
     to_float,
 )
-from sklearn.utils import check_random_state
 
 import skelfs
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector

@@ -415,7 +415,8 @@ def build_parser():
 
     listed = {"epilog": _methods_help(), "formatter_class": _MethodsFormatter}
     select = commands.add_parser(
-        "select", **listed, help="write the rows to label (id, score, pseudo-label) to a CSV",
+        "select", **listed,
+        help="write the rows to label (id, score, pseudo-label) to a CSV",
         description="Select rows to label and write them, one per line, to a CSV: the id "
                     "(or row index), the score and the pseudo-label where the method has them.")
     add_pool_options(select)
@@ -423,7 +424,8 @@ def build_parser():
                         help="output CSV of the selected rows")
 
     score = commands.add_parser(
-        "score", **listed, help="write every row's scores, pseudo-label and selection flag to a CSV",
+        "score", **listed,
+        help="write every row's scores, pseudo-label and selection flag to a CSV",
         description="Run a selection and write one line per row of the pool: id, "
                     "pseudo-label, selected (0/1) and every difficulty score.")
     add_pool_options(score)
@@ -431,7 +433,8 @@ def build_parser():
                        help="output CSV, one line per row of the pool")
 
     plot = commands.add_parser(
-        "plot", **listed, help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
+        "plot", **listed,
+        help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
         description="With DATA: run a selection and write difficulty.png and selection.png. "
                     "With --budget-curve: plot accuracy against budget from a benchmark CSV "
                     "(benchmarks/quality.py), one PNG per dataset.")
