@@ -283,6 +283,21 @@ def _listing(names, limit=10):
 def parse_budget(text):
     """``"100"`` -> 100 rows, ``"0.1"`` -> 10% of the pool; anything else is an error.
 
+    Parameters
+    ----------
+    text : str
+        The ``--budget`` value: a fraction in (0, 1) or a whole number of rows >= 1.
+
+    Returns
+    -------
+    int or float
+        The budget as a selector's ``budget`` takes it.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else (argparse reports it as a usage error).
+
     Examples
     --------
     >>> from skelfs.cli import parse_budget
@@ -358,6 +373,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The ``skelfs`` argument parser (sub-commands ``select``, ``score`` and ``plot``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its errors are one ``skelfs: error: ...`` line, exit status 2.
 
     Examples
     --------
@@ -458,6 +478,16 @@ def build_selector(args):
 
     Options left unset keep the method's own defaults; an option the method does not
     have (``--beta`` for a baseline) raises :class:`CLIError`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options parsed by :func:`build_parser` (``method``, ``budget``, ...).
+
+    Returns
+    -------
+    BaseSelector
+        Unfitted: ``skelfs.make_selector(args.method, ...)`` with the options that were set.
 
     Examples
     --------
