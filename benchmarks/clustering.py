@@ -9,7 +9,7 @@ Two parts, on every dataset in ``../shared/data`` (labels are read only to evalu
    the label-free K that ``estimate_n_clusters`` picks, next to the true count.
 2. **Effect on selection.** ``ELFSSelector(clusterer="kmeans")`` against
    ``ELFSSelector(clusterer="temi")`` (everything else default, K from the budget
-   rule) with the protocol of DESIGN §4 (``benchmarks/quality_core.py``: logistic
+   rule) with the protocol of docs/benchmarks.md (``benchmarks/quality_core.py``: logistic
    probe on the revealed selected rows, test accuracy, difference to random).
 
 Example (the command behind docs/benchmarks.md, "TEMI against k-means")::

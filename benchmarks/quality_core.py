@@ -3,7 +3,7 @@
 For every dataset, seed and budget, each method selects rows of the *unlabelled* train
 pool; only then are the true labels of the selected rows revealed, a
 ``LogisticRegression(C=1.0, max_iter=1000)`` probe is trained on them and its accuracy on
-the test split is reported (DESIGN.md section 4). Labels never reach a selector.
+the test split is reported (the protocol in docs/benchmarks.md). Labels never reach a selector.
 
 Methods
 -------

@@ -1,7 +1,7 @@
 """Pseudo-labels for ELFS: clusterers with ``fit(X) -> labels_, n_clusters_``.
 
-``DeepClusterer`` trains TEMI clustering heads on the embeddings (DESIGN §3.1);
-``KMeansClusterer`` is the cheap option and ``ELFSSelector``'s default (see
+``DeepClusterer`` trains TEMI clustering heads on the embeddings (docs/algorithm.md,
+section 1); ``KMeansClusterer`` is the cheap option and ``ELFSSelector``'s default (see
 docs/benchmarks.md for the measurement behind that choice). ``estimate_n_clusters``
 picks K without labels when it is not given.
 """
@@ -532,9 +532,9 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     clustering heads, ``Linear(d, hidden) - GELU - Linear(hidden, projection) - L2 norm -
     weight-normalised Linear(projection, K)``, are trained as a student with AdamW
     against an EMA teacher, on TEMI's pair-weighted, symmetrised beta-PMI loss (Adaloglou
-    et al., BMVC 2023; DESIGN §3.1). The labels are the argmax of the teacher head with
-    the lowest loss over the last epoch: no label is used anywhere, also not to pick a
-    head or a checkpoint.
+    et al., BMVC 2023; docs/algorithm.md, section 1). The labels are the argmax of the
+    teacher head with the lowest loss over the last epoch: no label is used anywhere,
+    also not to pick a head or a checkpoint.
 
     Parameters
     ----------

@@ -338,4 +338,4 @@ def test_non_integer_n_neighbors_is_a_type_error(cls):
         cls(budget=5, n_neighbors=2.5).fit(np.random.RandomState(0).rand(30, 3))
 
 
-ROW_SELECTION = "transform returns the selected rows of the fitted pool (DESIGN §2)"
+ROW_SELECTION = "transform returns the selected rows of the fitted pool (BaseSelector.transform)"

@@ -1,9 +1,9 @@
 """scikit-learn's estimator checks over every skelfs estimator.
 
-Selectors return the *selected rows* from ``transform`` (DESIGN §2), not one output row
-per input row, and refuse ``transform`` on anything but the fitted pool. The checks
-that assume a row-preserving transformer are listed below as expected failures, each
-with that reason.
+Selectors return the *selected rows* from ``transform`` (``BaseSelector.transform``),
+not one output row per input row, and refuse ``transform`` on anything but the fitted
+pool. The checks that assume a row-preserving transformer are listed below as expected
+failures, each with that reason.
 """
 
 from sklearn.linear_model import LogisticRegression
@@ -23,7 +23,7 @@ from skelfs.registry import SELECTORS
 
 ROW_SELECTION = (
     "transform returns the selected rows of the fitted pool (fewer rows than the input) and "
-    "refuses any other number of rows, by design (DESIGN §2): a selector is not a "
+    "refuses any other number of rows, by design (``BaseSelector.transform``): a selector is not a "
     "row-preserving transformer"
 )
 N_CLUSTERS_ONE = (
