@@ -9,25 +9,18 @@ side-by-side benchmark (all budgets, seeds, probes) is issue 5's ``benchmarks/qu
 
 import argparse
 import time
-from pathlib import Path
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-import skelfs
+from common import DATA_DIR, load_dataset
 
-SELECTORS = {
-    "random": lambda b, s: skelfs.RandomSelector(b, random_state=s),
-    "elfs": lambda b, s: skelfs.ELFSSelector(b, random_state=s),
-    "prototypicality_easy": lambda b, s: skelfs.PrototypicalitySelector(b, end="easy", random_state=s),
-    "prototypicality_hard": lambda b, s: skelfs.PrototypicalitySelector(b, end="hard", random_state=s),
-    "kcenter": lambda b, s: skelfs.KCenterGreedySelector(b, random_state=s),
-    "typiclust": lambda b, s: skelfs.TypiClustSelector(b, random_state=s),
-    "probcover": lambda b, s: skelfs.ProbCoverSelector(b, random_state=s),
-    "d2": lambda b, s: skelfs.D2Selector(b, random_state=s),
-    "facility_location": lambda b, s: skelfs.FacilityLocationSelector(b, random_state=s),
-}
+from skelfs import make_selector
+from skelfs.registry import SELECTORS
+
+# run name -> (registered name, extra keyword arguments): every registered selector, and
+# prototypicality's other end, the class default (the registered one is end="easy").
+RUNS = {name: (name, {}) for name in SELECTORS}
+RUNS["prototypicality_hard"] = ("prototypicality", {"end": "hard"})
 
 
 def main():
@@ -35,22 +28,19 @@ def main():
     parser.add_argument("--dataset", default="banking77")
     parser.add_argument("--budget", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    parser.add_argument("--data-dir", default=DATA_DIR)
     args = parser.parse_args()
-    folder = Path(args.data_dir) / args.dataset
-    train, test = np.load(folder / "train.npz"), np.load(folder / "test.npz")
-    X, y = train["X"].astype(np.float32), train["y"]
-    X_test, y_test = test["X"].astype(np.float32), test["y"]
-    if args.dataset == "letter":  # tabular: standardise with train statistics (label-free)
-        scaler = StandardScaler().fit(X)
-        X, X_test = scaler.transform(X).astype(np.float32), scaler.transform(X_test).astype(np.float32)
+    # float32; letter (tabular) standardised with train statistics (label-free)
+    X, y, X_test, y_test = load_dataset(args.data_dir, args.dataset)
     print(f"{args.dataset}: {X.shape[0]} x {X.shape[1]}, budget {args.budget}, seed {args.seed}")
-    for name, make in SELECTORS.items():
+    for name, (registered, extra) in RUNS.items():
         t0 = time.perf_counter()
-        rows = make(args.budget, args.seed).fit(X).get_support(indices=True)
+        selector = make_selector(registered, budget=args.budget, random_state=args.seed, **extra)
+        rows = selector.fit(X).get_support(indices=True)
         secs = time.perf_counter() - t0
         acc = LogisticRegression(C=1.0, max_iter=1000).fit(X[rows], y[rows]).score(X_test, y_test)
-        print(f"  {name:22s} n={rows.size:5d}  accuracy {100 * acc:5.1f}  {secs:6.1f} s", flush=True)
+        print(f"  {name:22s} n={rows.size:5d}  accuracy {100 * acc:5.1f}  {secs:6.1f} s",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Two parts, on every dataset in ``../shared/data`` (labels are read only to evalu
    the label-free K that ``estimate_n_clusters`` picks, next to the true count.
 2. **Effect on selection.** ``ELFSSelector(clusterer="kmeans")`` against
    ``ELFSSelector(clusterer="temi")`` (everything else default, K from the budget
-   rule) with the protocol of DESIGN §4 (``benchmarks/quality_core.py``: logistic
+   rule) with the protocol of docs/benchmarks.md (``benchmarks/quality_core.py``: logistic
    probe on the revealed selected rows, test accuracy, difference to random).
 
 Example (the command behind docs/benchmarks.md, "TEMI against k-means")::
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -32,10 +31,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import normalized_mutual_info_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality_core as qc  # noqa: E402
+import quality_core as qc  # the ELFS selection harness (run_method, summarize)
+from common import DATA_DIR, DATASETS, fmt_mean_std, load_dataset, log
 
-from skelfs import DeepClusterer, KMeansClusterer, estimate_n_clusters  # noqa: E402
+from skelfs import DeepClusterer, KMeansClusterer, estimate_n_clusters
 
 CLUSTER_FIELDS = ("dataset", "clusterer", "seed", "n_clusters", "accuracy", "nmi",
                   "seconds")
@@ -59,7 +58,7 @@ def make_clusterer(name, k, seed):
 
 def cluster_rows(datasets, seeds, data_dir):
     for ds in datasets:
-        X, y, _, _ = qc.load_dataset(data_dir, ds)
+        X, y, _, _ = load_dataset(data_dir, ds)
         k_true = int(np.unique(y).size)
         for seed in seeds:
             t0 = time.perf_counter()
@@ -88,8 +87,8 @@ def summarize_clusters(rows):
             rs = [r for r in sub if r["clusterer"] == name]
             if not rs:
                 continue
-            acc = qc._fmt([r["accuracy"] for r in rs])
-            nmi = qc._fmt([r["nmi"] for r in rs])
+            acc = fmt_mean_std([r["accuracy"] for r in rs])
+            nmi = fmt_mean_std([r["nmi"] for r in rs])
             secs = np.median([r["seconds"] for r in rs])
             lines.append(f"| {ds} | {rs[0]['n_clusters']} | {est} | {name} | {acc} | {nmi} "
                          f"| {secs:.1f} |")
@@ -98,10 +97,10 @@ def summarize_clusters(rows):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", nargs="+", default=list(qc.DATASETS))
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.05, 0.10, 0.30])
-    ap.add_argument("--data-dir", type=Path, default=qc.REPO_ROOT.parent / "shared" / "data")
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--skip-clustering", action="store_true")
     ap.add_argument("--skip-selection", action="store_true")
     ap.add_argument("--out-csv", type=Path, default=None,
@@ -114,7 +113,7 @@ def main(argv=None):
         rows = []
         for r in cluster_rows(args.datasets, args.seeds, args.data_dir):
             rows.append(r)
-            qc.log(f"  {r['dataset']} seed={r['seed']} {r['clusterer']:>20s} "
+            log(f"  {r['dataset']} seed={r['seed']} {r['clusterer']:>20s} "
                    f"K={r['n_clusters']} acc={r['accuracy']:.3f} nmi={r['nmi']:.3f} "
                    f"{r['seconds']:.1f}s")
         _write(args.out_csv, CLUSTER_FIELDS, rows)
@@ -124,7 +123,7 @@ def main(argv=None):
                    "elfs_temi": {"clusterer": "temi"}}
         rows = []
         for ds in args.datasets:
-            data = qc.load_dataset(args.data_dir, ds)
+            data = load_dataset(args.data_dir, ds)
             cache = {}
             for seed in args.seeds:
                 for name, kwargs in methods.items():
@@ -132,7 +131,7 @@ def main(argv=None):
                                            cache, verify=False):
                         r["dataset"] = ds
                         rows.append(r)
-                        qc.log(f"  {ds} seed={seed} {name:>12s} budget={r['budget']:<5g} "
+                        log(f"  {ds} seed={seed} {name:>12s} budget={r['budget']:<5g} "
                                f"acc={100 * r['accuracy']:.2f} K={r['n_clusters']} "
                                f"beta={r['beta_chosen']} {r['seconds']:.1f}s")
         sel_csv = (args.out_csv.with_name(args.out_csv.stem + "_selection.csv")

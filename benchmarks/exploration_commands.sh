@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Commands behind benchmarks/EXPLORATION.md (run from the repository root, one at a time).
-# Each writes benchmarks/results/<name>.csv/.md/.log. PY defaults to the dev venv's python.
+# Each writes benchmarks/results/exploration/<name>.csv/.md/.log. PY defaults to the dev venv's python.
 # These runs were made when the pruner split the budget equally across clusters and
 # n_clusters=None meant a silhouette estimate; to replay them exactly under today's defaults,
 # add "allocation":"equal" to each pruner and pass the old K explicitly (see EXPLORATION.md).
 set -euo pipefail
 PY=${PY:-python}
 Q="$PY benchmarks/quality_core.py"
-R=benchmarks/results
+R=benchmarks/results/exploration
 run() { local name=$1; shift; $Q --out-csv $R/$name.csv --out-md $R/$name.md "$@" > /dev/null 2> $R/$name.log; }
 
 # Pruning variants that share one clustering + scoring fit per dataset (skelfs defaults:

@@ -13,14 +13,16 @@ on them:
 
 and their accuracy on the test split is reported, together with the wall-clock seconds
 of the selection (``fit``) alone. Labels are used only for this evaluation; they never
-reach a selector. Data loading is ``quality_core.load_dataset`` (float32; ``letter`` is
+reach a selector. Data loading is ``common.load_dataset`` (float32; ``letter`` is
 standardised with a ``StandardScaler`` fitted on train X, which is label-free).
 
-Methods: ``random`` = ``RandomSelector``, ``elfs`` = ``ELFSSelector`` (defaults),
-``prototypicality`` = ``PrototypicalitySelector(end="easy")``, ``kcenter`` =
-``KCenterGreedySelector``, ``typiclust`` = ``TypiClustSelector``, ``probcover`` =
-``ProbCoverSelector``, ``d2`` = ``D2Selector``, ``facility_location`` =
-``FacilityLocationSelector``; every selector is refitted from scratch for every budget.
+Methods: every name of ``skelfs.registry.SELECTORS``, built by
+``skelfs.make_selector(name, budget=b, random_state=seed)``: ``random`` =
+``RandomSelector``, ``elfs`` = ``ELFSSelector`` (defaults), ``prototypicality`` =
+``PrototypicalitySelector(end="easy")``, ``kcenter`` = ``KCenterGreedySelector``,
+``typiclust`` = ``TypiClustSelector``, ``probcover`` = ``ProbCoverSelector``, ``d2`` =
+``D2Selector``, ``facility_location`` = ``FacilityLocationSelector``; every selector is
+refitted from scratch for every budget.
 
 ``--max-pool N`` subsamples the train pool to N rows (``np.random.RandomState(seed)``,
 the same pool for every method and budget of that seed) before selecting; budgets are
@@ -64,7 +66,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -73,37 +74,26 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-from quality_core import (  # noqa: E402  (also puts skelfs on path)
+from common import (
+    DATA_DIR,
     DATASETS,
-    _fmt,
-    _num,
+    REPO_ROOT,
+    fmt_mean_std,
     load_dataset,
     log,
     probe_accuracy,
     read_csvs,
+    to_float,
 )
 
-import skelfs  # noqa: E402
+import skelfs
+from skelfs import make_selector
+from skelfs.registry import SELECTORS
 
 BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 SEEDS = (0, 1, 2)
 PROBES = ("lr", "mlp")
-METHODS = {
-    "random": lambda b, s: skelfs.RandomSelector(budget=b, random_state=s),
-    "elfs": lambda b, s: skelfs.ELFSSelector(budget=b, random_state=s),
-    "prototypicality": lambda b, s: skelfs.PrototypicalitySelector(
-        budget=b, end="easy", random_state=s),
-    "kcenter": lambda b, s: skelfs.KCenterGreedySelector(budget=b, random_state=s),
-    "typiclust": lambda b, s: skelfs.TypiClustSelector(budget=b, random_state=s),
-    "probcover": lambda b, s: skelfs.ProbCoverSelector(budget=b, random_state=s),
-    "d2": lambda b, s: skelfs.D2Selector(budget=b, random_state=s),
-    "facility_location": lambda b, s: skelfs.FacilityLocationSelector(
-        budget=b, random_state=s),
-    "maxherding": lambda b, s: skelfs.MaxHerdingSelector(budget=b, random_state=s),
-}
+METHODS = list(SELECTORS)  # every registered selector, as registered (skelfs.registry)
 NOT_BASELINES = ("random", "elfs")  # excluded from "best baseline"
 FIELDS = ("dataset", "seed", "budget", "method", "probe", "pool", "n_selected",
           "n_classes_selected", "accuracy", "select_seconds", "probe_seconds")
@@ -132,8 +122,8 @@ def _normalise(rows):
     for r in rows:
         r = dict(r)
         r["budget"], r["seed"] = float(r["budget"]), int(r["seed"])
-        r["accuracy"] = _num(r["accuracy"])
-        r["select_seconds"] = _num(r["select_seconds"])
+        r["accuracy"] = to_float(r["accuracy"])
+        r["select_seconds"] = to_float(r["select_seconds"])
         out.append(r)
     return out
 
@@ -181,7 +171,7 @@ def summarize(rows, max_pool=None):
                     "|---|" + "---|" * len(methods)]
             for b in budgets:
                 out.append(f"| {b:g} | " + " | ".join(
-                    _fmt(accs[(b, m)]) if (b, m) in accs else "" for m in methods) + " |")
+                    fmt_mean_std(accs[(b, m)]) if (b, m) in accs else "" for m in methods) + " |")
             out += ["", f"ELFS / best baseline ({probe.upper()} probe):", ""]
             for b in budgets:
                 e = _stats(accs.get((b, "elfs"), []))[0]
@@ -206,55 +196,37 @@ def summarize(rows, max_pool=None):
                 "|---|" + "---|" * len(methods)]
         for b in budgets:
             out.append(f"| {b:g} | " + " | ".join(
-                _fmt(secs[(b, m)], 1.0, 2) if (b, m) in secs else "" for m in methods) + " |")
+                fmt_mean_std(secs[(b, m)], 1.0, 2) if (b, m) in secs else ""
+                for m in methods) + " |")
         out.append("")
     return "\n".join(out)
 
 
 def plot(rows, plot_dir):
+    """``quality_<dataset>.png`` per dataset: LR-probe accuracy vs budget, drawn by
+    ``skelfs.plotting.plot_budget_curve`` (what ``skelfs plot --budget-curve`` draws)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import pandas as pd
     except ImportError:
         log("matplotlib is not installed: skipping plots")
         return []
-    rows = [r for r in _normalise(rows) if r["probe"] == "lr"]
-    if not rows:
+    from skelfs.plotting import plot_budget_curve
+
+    frame = pd.DataFrame(_normalise(rows))
+    if frame.empty or not (frame["probe"] == "lr").any():
         log("no LR-probe rows: skipping plots")
         return []
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
-    methods = _ordered_methods(rows)
     paths = []
-    for ds in dict.fromkeys(r["dataset"] for r in rows):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for m in methods:
-            pts = {}
-            for r in rows:
-                if r["dataset"] == ds and r["method"] == m:
-                    pts.setdefault(r["budget"], []).append(r["accuracy"])
-            if not pts:
-                continue
-            bs = sorted(pts)
-            st = [_stats(pts[b]) for b in bs]
-            mean = np.array([s[0] for s in st]) * 100
-            std = np.array([s[1] for s in st]) * 100
-            style = dict(lw=2.5, color="black") if m == "elfs" else dict(lw=1.3)
-            if m == "random":
-                style["ls"] = "--"
-            (line,) = ax.plot(bs, mean, marker="o", ms=3, label=m, **style)
-            ax.fill_between(bs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-        ax.set_xscale("log")
-        ax.set_xlabel("budget (fraction of train pool)")
-        ax.set_ylabel("test accuracy (%), LR probe")
-        ax.set_title(f"{ds}: accuracy vs budget (mean ± std over seeds)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+    for ds in dict.fromkeys(frame["dataset"]):
+        ax = plot_budget_curve(frame, dataset=ds, probe="lr")
         path = plot_dir / f"quality_{ds}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(ax.figure)
         paths.append(path)
         log(f"wrote {path}")
     return paths
@@ -271,7 +243,7 @@ def main(argv=None):
     ap.add_argument("--probes", nargs="+", default=list(PROBES), choices=list(PROBES))
     ap.add_argument("--max-pool", type=int, default=None, metavar="N",
                     help="subsample the train pool to N rows (seeded) before selecting")
-    ap.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--out-csv", type=Path, default=REPO_ROOT / "benchmarks" / "results"
                     / "quality.csv")
     ap.add_argument("--out-md", type=Path, default=REPO_ROOT / "docs" / "quality.md")
@@ -340,13 +312,14 @@ def main(argv=None):
                         if (ds, seed, b, m) in done:
                             continue
                         t0 = time.perf_counter()
-                        sel = METHODS[m](b, seed).fit(X)  # label-free
+                        sel = make_selector(m, budget=b, random_state=seed).fit(X)  # label-free
                         rows = np.asarray(sel.get_support(indices=True), dtype=np.intp)
                         sel_secs = time.perf_counter() - t0
                         accs = []
                         for probe in args.probes:
                             t1 = time.perf_counter()
-                            acc = probe_accuracy(X, y, rows, X_test, y_test, make_probe(probe, seed))
+                            acc = probe_accuracy(X, y, rows, X_test, y_test,
+                                                 make_probe(probe, seed))
                             r = dict(dataset=ds, seed=seed, budget=b, method=m, probe=probe,
                                      pool=X.shape[0], n_selected=int(rows.size),
                                      n_classes_selected=int(np.unique(y[rows]).size),

@@ -3,7 +3,7 @@
 For every dataset, seed and budget, each method selects rows of the *unlabelled* train
 pool; only then are the true labels of the selected rows revealed, a
 ``LogisticRegression(C=1.0, max_iter=1000)`` probe is trained on them and its accuracy on
-the test split is reported (DESIGN.md section 4). Labels never reach a selector.
+the test split is reported (the protocol in docs/benchmarks.md). Labels never reach a selector.
 
 Methods
 -------
@@ -59,68 +59,33 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
-import math
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("skelfs") is None:
-    sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
+from common import (
+    DATA_DIR,
+    DATASETS,
+    fmt_mean_std,
+    load_dataset,
+    log,
+    probe_accuracy,
+    read_csvs,
+    to_float,
+)
 
-import skelfs  # noqa: E402
-from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector  # noqa: E402
-from skelfs._utils import resolve_budget, resolve_device  # noqa: E402
+import skelfs
+from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector
+from skelfs._utils import resolve_budget, resolve_device
 
-DATASETS = ("ag_news_test7600", "banking77", "letter")
-TABULAR = {"letter"}  # standardised with a StandardScaler fitted on train X (label-free)
 BUDGETS = (0.01, 0.05, 0.10, 0.30)
 SEEDS = (0, 1, 2)
 FIELDS = ("dataset", "method", "budget", "seed", "n_selected", "accuracy", "seconds",
           "beta_chosen", "n_clusters")
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-# -- data ---------------------------------------------------------------------------------
-def load_dataset(data_dir, name):
-    """Train/test arrays as float32; tabular sets standardised on train X only."""
-    tr = np.load(Path(data_dir) / name / "train.npz")
-    te = np.load(Path(data_dir) / name / "test.npz")
-    X, y = tr["X"].astype(np.float32), np.asarray(tr["y"])
-    X_test, y_test = te["X"].astype(np.float32), np.asarray(te["y"])
-    if name in TABULAR:
-        scaler = StandardScaler().fit(X)  # fitted on the unlabelled pool: label-free
-        X = scaler.transform(X).astype(np.float32)
-        X_test = scaler.transform(X_test).astype(np.float32)
-    return X, y, X_test, y_test
-
-
-def probe_accuracy(X, y, rows, X_test, y_test, probe=None):
-    """Reveal the labels of ``rows``, train ``probe`` on them, score it on test.
-
-    ``probe`` is an unfitted classifier; the default is the logistic probe of DESIGN §4.
-    """
-    y_sel = y[rows]
-    if np.unique(y_sel).size < 2:  # a one-class selection can only predict that class
-        return float(np.mean(y_test == y_sel[0]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if probe is None:
-            probe = LogisticRegression(C=1.0, max_iter=1000)
-        clf = probe.fit(X[rows], y_sel)
-    return float(clf.score(X_test, y_test))
 
 
 # -- methods ------------------------------------------------------------------------------
@@ -266,28 +231,12 @@ def run_method(name, kwargs, data, budgets, seed, cache, *, verify):
 
 
 # -- summary ------------------------------------------------------------------------------
-def _fmt(values, scale=100.0, digits=1):
-    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float) * scale
-    if v.size == 0:
-        return "n/a"
-    if v.size == 1:
-        return f"{v[0]:.{digits}f}"
-    return f"{v.mean():.{digits}f} ± {v.std(ddof=0):.{digits}f}"
-
-
-def _num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def summarize(rows):
     """Markdown: per dataset x budget x method, accuracy and paired difference to random."""
     rows = [dict(r) for r in rows]
     for r in rows:
         r["budget"], r["seed"] = float(r["budget"]), int(r["seed"])
-        r["accuracy"], r["seconds"] = _num(r["accuracy"]), _num(r["seconds"])
+        r["accuracy"], r["seconds"] = to_float(r["accuracy"]), to_float(r["seconds"])
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     methods = (["random"] if "random" in methods else []) + [m for m in methods if m != "random"]
@@ -311,16 +260,16 @@ def summarize(rows):
                 accs = [r["accuracy"] for r in cell]
                 diffs = [r["accuracy"] - index[(ds, "random", b, r["seed"])]["accuracy"]
                          for r in cell if (ds, "random", b, r["seed"]) in index]
-                delta = _fmt(diffs) if m != "random" and diffs else ""
+                delta = fmt_mean_std(diffs) if m != "random" and diffs else ""
                 if m != "random" and diffs:
                     delta = ("+" if np.nanmean(diffs) >= 0 else "") + delta
                 betas = sorted({str(r["beta_chosen"]) for r in cell if r["beta_chosen"] != ""})
                 ks = sorted({str(r["n_clusters"]) for r in cell if r["n_clusters"] != ""},
                             key=lambda s: float(s))
                 secs = [r["seconds"] for r in cell]
-                out.append(f"| {ds} | {b:g} | {m} | {len(cell)} | {_fmt(accs)} | {delta} | "
-                           f"{','.join(betas)} | {','.join(ks)} | {_fmt(secs, 1.0)} |")
-                wide[(ds, b, m)] = (_fmt(accs), delta)
+                out.append(f"| {ds} | {b:g} | {m} | {len(cell)} | {fmt_mean_std(accs)} | {delta} | "
+                           f"{','.join(betas)} | {','.join(ks)} | {fmt_mean_std(secs, 1.0)} |")
+                wide[(ds, b, m)] = (fmt_mean_std(accs), delta)
     # Compact view: one row per dataset x budget, one column per method.
     out += ["", "Compact: accuracy (Δ random) per method.", "",
             "| dataset | budget | " + " | ".join(methods) + " |",
@@ -335,14 +284,6 @@ def summarize(rows):
     return "\n".join(out) + "\n"
 
 
-def read_csvs(paths):
-    rows = []
-    for p in paths:
-        with open(p, newline="") as fh:
-            rows.extend(csv.DictReader(fh))
-    return rows
-
-
 # -- main ---------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -354,7 +295,7 @@ def main(argv=None):
                     metavar="NAME=JSON", help="named ELFSSelector kwargs (repeatable)")
     ap.add_argument("--methods", nargs="+", default=None,
                     help="methods to run (default: random, elfs and every --variant)")
-    ap.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+    ap.add_argument("--data-dir", type=Path, default=DATA_DIR,
                     help="folder holding <dataset>/{train,test}.npz (default: ../shared/data "
                          "relative to the repository root)")
     ap.add_argument("--out-csv", type=Path, default=None)

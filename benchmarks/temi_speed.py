@@ -12,15 +12,14 @@ Example (the numbers in docs/benchmarks.md)::
 import argparse
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from skelfs import DeepClusterer  # noqa: E402
-from skelfs.neighbors import kneighbors_graph  # noqa: E402
+import common  # noqa: F401  (skelfs from this checkout when it is not installed)
+
+from skelfs import DeepClusterer
+from skelfs.neighbors import kneighbors_graph
 
 
 def make_embeddings(n, dim, n_centres=100, seed=0):

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from common import DATA_DIR
+
 from skelfs import ELFSSelector
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="banking77")
-    parser.add_argument("--data-dir", default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--n-jobs", nargs="+", default=["1", "2", "None"])
     args = parser.parse_args()
     X = np.load(Path(args.data_dir) / args.dataset / "train.npz")["X"].astype(np.float32)
@@ -24,7 +26,8 @@ def main():
         t0 = time.perf_counter()
         sel = ELFSSelector(budget=0.1, n_jobs=n_jobs, random_state=0).fit(X)
         print(f"n_jobs={value:>4}: {time.perf_counter() - t0:6.1f} s  "
-              f"({sel.n_selected_} rows, first rows {sel.sample_indices_[:3].tolist()})", flush=True)
+              f"({sel.n_selected_} rows, first rows {sel.sample_indices_[:3].tolist()})",
+              flush=True)
 
 
 if __name__ == "__main__":

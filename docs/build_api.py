@@ -23,12 +23,19 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "api.md"
 
+
+def _registered():
+    from skelfs.registry import SELECTORS
+
+    return list(dict.fromkeys(spec.cls.__name__ for spec in SELECTORS.values()))
+
+
 # Reading order of the top-level names; a name in skelfs.__all__ that is not listed here
-# still appears, under "Other", so nothing public is left out.
+# still appears, under "Other", so nothing public is left out. The selectors are those of
+# skelfs.registry.SELECTORS, in its order.
 GROUPS = [
-    ("Selectors", ["ELFSSelector", "RandomSelector", "PrototypicalitySelector", "D2Selector",
-                   "KCenterGreedySelector", "TypiClustSelector", "ProbCoverSelector",
-                   "FacilityLocationSelector", "BaseSelector"]),
+    ("Selectors", ["ELFSSelector"] + [n for n in _registered() if n != "ELFSSelector"]
+     + ["BaseSelector", "make_selector"]),
     ("ELFS components", ["KMeansClusterer", "DeepClusterer", "estimate_n_clusters",
                          "DynamicsScorer",
                          "DoubleEndPruner"]),
@@ -187,6 +194,19 @@ def render_object(qualname, obj, level=3):
     return out
 
 
+def registry_table():
+    """Markdown table of ``skelfs.registry.SELECTORS``: the names the CLI and benchmarks use."""
+    from skelfs.registry import SELECTORS
+
+    out = ["Registered names (`skelfs.registry.SELECTORS`; `make_selector(name, **kwargs)`, "
+           "`skelfs select --method name`):", "",
+           "| name | selector | description |", "|---|---|---|"]
+    for name, spec in SELECTORS.items():
+        args = ", ".join(f"{k}={v!r}" for k, v in spec.defaults.items())
+        out.append(f"| `{name}` | `{spec.cls.__name__}({args})` | {spec.description} |")
+    return out + [""]
+
+
 def build():
     import skelfs
 
@@ -204,6 +224,8 @@ def build():
     body = []
     for title, group in groups:
         body += [f"## {title}", ""]
+        if title == "Selectors":
+            body += registry_table()
         toc.append(f"- {title}: " + ", ".join(f"`{n}`" for n in group))
         for name in group:
             body += render_object(f"skelfs.{name}", getattr(skelfs, name))

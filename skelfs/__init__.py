@@ -15,6 +15,7 @@ from .clustering import DeepClusterer, KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
 from .estimator import CoresetEstimator, CoresetSampler
 from .pruning import DoubleEndPruner
+from .registry import make_selector
 from .selector import ELFSSelector
 
 __version__ = "0.1.0"
@@ -37,4 +38,5 @@ __all__ = [
     "RandomSelector",
     "TypiClustSelector",
     "estimate_n_clusters",
+    "make_selector",
 ]

@@ -145,6 +145,16 @@ class BaseSelector(BaseEstimator):
 
         ``X`` must be the pool given to ``fit`` (same number of rows and features);
         the container type is kept (a DataFrame keeps its index).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The pool given to ``fit``.
+
+        Returns
+        -------
+        X_selected : array-like of shape (n_selected_, n_features)
+            Its selected rows, in ``sample_indices_`` order, in the container type of ``X``.
         """
         check_is_fitted(self, "sample_indices_")
         if _is_dataframe(X):  # nullable columns: checked as fit read them
@@ -162,7 +172,20 @@ class BaseSelector(BaseEstimator):
         return take_rows(X, self.sample_indices_)
 
     def fit_transform(self, X, y=None):
-        """Fit on the pool ``X`` and return its selected rows (same container type)."""
+        """Fit on the pool ``X`` and return its selected rows (same container type).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The unlabelled pool.
+        y : None
+            Ignored; present for API consistency. Selection is label-free.
+
+        Returns
+        -------
+        X_selected : array-like of shape (n_selected_, n_features)
+            The selected rows, as :meth:`transform` returns them.
+        """
         return self.fit(X, y).transform(X)
 
     # -- helpers -------------------------------------------------------------------------

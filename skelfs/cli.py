@@ -8,10 +8,11 @@ Three sub-commands share one way of reading the pool and building the selector::
     skelfs plot --budget-curve results.csv -o figures/  # accuracy vs budget, one PNG per dataset
 
 ``DATA`` is a ``.npy`` (2-D array), ``.npz`` (``--key``), ``.csv``/``.tsv`` or ``.parquet``
-file; see :func:`skelfs.io.read_pool`. Every user error (unreadable file, wrong shape, missing key or
-column, bad option value, an estimator's ``ValueError``/``TypeError``) is reported as one
-line ``skelfs: error: ...`` on stderr with exit status 2. Progress and ``-v`` messages go
-to stderr, so stdout carries only the result summary (``--json``: one JSON object).
+file; see :func:`skelfs.io.read_pool`. Every user error (unreadable file, wrong shape,
+missing key or column, bad option value, an estimator's ``ValueError``/``TypeError``) is
+reported as one line ``skelfs: error: ...`` on stderr with exit status 2. Progress and
+``-v`` messages go to stderr, so stdout carries only the result summary (``--json``: one
+JSON object).
 """
 
 from __future__ import annotations
@@ -31,20 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import _SUPPORTED, InputFileError, _listing, _one_line, read_pool
-
-#: ``--method`` value -> class name in :mod:`skelfs`.
-METHODS = {
-    "elfs": "ELFSSelector",
-    "random": "RandomSelector",
-    "prototypicality": "PrototypicalitySelector",
-    "d2": "D2Selector",
-    "kcenter": "KCenterGreedySelector",
-    "typiclust": "TypiClustSelector",
-    "probcover": "ProbCoverSelector",
-    "facility-location": "FacilityLocationSelector",
-}
-# The benchmark CSVs spell it with an underscore; accept both.
-_METHOD_ALIASES = {"facility_location": "facility-location"}
+from .registry import SELECTORS, resolve_name
 
 #: Per-row score attribute of each selector, in order of preference (first found is used).
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
@@ -60,6 +48,21 @@ class CLIError(Exception):
 # -- option parsing ---------------------------------------------------------------------------
 def parse_budget(text):
     """``"100"`` -> 100 rows, ``"0.1"`` -> 10% of the pool; anything else is an error.
+
+    Parameters
+    ----------
+    text : str
+        The ``--budget`` value: a fraction in (0, 1) or a whole number of rows >= 1.
+
+    Returns
+    -------
+    int or float
+        The budget as a selector's ``budget`` takes it.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else (argparse reports it as a usage error).
 
     Examples
     --------
@@ -105,11 +108,25 @@ def _parse_beta(text):
 
 
 def _parse_method(text):
-    name = _METHOD_ALIASES.get(text, text)
-    if name not in METHODS:
-        raise argparse.ArgumentTypeError(
-            f"unknown method {text!r}; choose one of {', '.join(METHODS)}.")
-    return name
+    try:
+        return resolve_name(text)  # the registry's name (aliases accepted)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _MethodsFormatter(argparse.HelpFormatter):
+    """Wraps help text as usual, except the method list (one line per method)."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("methods ("):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _methods_help():
+    width = max(map(len, SELECTORS))
+    return "methods (--method NAME):\n" + "\n".join(
+        f"  {name:<{width}}  {spec.description}" for name, spec in SELECTORS.items())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,6 +139,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The ``skelfs`` argument parser (sub-commands ``select``, ``score`` and ``plot``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its errors are one ``skelfs: error: ...`` line, exit status 2.
 
     Examples
     --------
@@ -159,7 +181,7 @@ def build_parser():
                          help="rows to select: a fraction in (0, 1) or a count >= 1 "
                               "(default: 0.1)")
         sel.add_argument("--method", type=_parse_method, default="elfs", metavar="NAME",
-                         help=f"one of {', '.join(METHODS)} (default: elfs)")
+                         help=f"one of {', '.join(SELECTORS)} (default: elfs; listed below)")
         sel.add_argument("--beta", type=_parse_beta, metavar="BETA",
                          help="ELFS: fraction of hardest rows dropped, in [0, 1), or 'auto' "
                               "(default: auto)")
@@ -181,8 +203,10 @@ def build_parser():
         sub.add_argument("-v", "--verbose", action="count", default=0,
                          help="stages and progress bars on stderr")
 
+    listed = {"epilog": _methods_help(), "formatter_class": _MethodsFormatter}
     select = commands.add_parser(
-        "select", help="write the rows to label (id, score, pseudo-label) to a CSV",
+        "select", **listed,
+        help="write the rows to label (id, score, pseudo-label) to a CSV",
         description="Select rows to label and write them, one per line, to a CSV: the id "
                     "(or row index), the score and the pseudo-label where the method has them.")
     add_pool_options(select)
@@ -190,7 +214,8 @@ def build_parser():
                         help="output CSV of the selected rows")
 
     score = commands.add_parser(
-        "score", help="write every row's scores, pseudo-label and selection flag to a CSV",
+        "score", **listed,
+        help="write every row's scores, pseudo-label and selection flag to a CSV",
         description="Run a selection and write one line per row of the pool: id, "
                     "pseudo-label, selected (0/1) and every difficulty score.")
     add_pool_options(score)
@@ -198,7 +223,8 @@ def build_parser():
                        help="output CSV, one line per row of the pool")
 
     plot = commands.add_parser(
-        "plot", help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
+        "plot", **listed,
+        help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
         description="With DATA: run a selection and write difficulty.png and selection.png. "
                     "With --budget-curve: plot accuracy against budget from a benchmark CSV "
                     "(benchmarks/quality.py), one PNG per dataset.")
@@ -223,6 +249,16 @@ def build_selector(args):
     Options left unset keep the method's own defaults; an option the method does not
     have (``--beta`` for a baseline) raises :class:`CLIError`.
 
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options parsed by :func:`build_parser` (``method``, ``budget``, ...).
+
+    Returns
+    -------
+    BaseSelector
+        Unfitted: ``skelfs.make_selector(args.method, ...)`` with the options that were set.
+
     Examples
     --------
     >>> from skelfs.cli import build_parser, build_selector
@@ -230,9 +266,9 @@ def build_selector(args):
     >>> build_selector(build_parser().parse_args(argv))
     KCenterGreedySelector(budget=0.05)
     """
-    import skelfs
+    from .registry import make_selector
 
-    cls = getattr(skelfs, METHODS[args.method])
+    cls = SELECTORS[args.method].cls
     accepted = cls().get_params(deep=False)
     params = {"budget": args.budget, "random_state": args.random_state}
     options = {"beta": args.beta, "n_clusters": args.n_clusters, "device": args.device,
@@ -241,14 +277,14 @@ def build_selector(args):
         if value is None:
             continue
         if name not in accepted:
-            users = [m for m, c in METHODS.items()
-                     if name in getattr(skelfs, c)().get_params(deep=False)]
+            users = [m for m, spec in SELECTORS.items()
+                     if name in spec.cls().get_params(deep=False)]
             raise CLIError(f"--{name.replace('_', '-')} does not apply to --method "
                            f"{args.method}; it is an option of: {', '.join(users)}.")
         params[name] = value
     if "verbose" in accepted:
         params["verbose"] = args.verbose
-    return cls(**params)
+    return make_selector(args.method, **params)
 
 
 def _fit(args, X):
@@ -389,6 +425,16 @@ def spreadsheet_safe(value):
     which spreadsheets show as text. Numbers, and text that is a plain number such as
     ``"-1.5"``, are kept as they are, so numeric ids stay numeric.
 
+    Parameters
+    ----------
+    value : object
+        One cell (an id or a column name).
+
+    Returns
+    -------
+    object
+        ``value``, or the quoted text.
+
     Examples
     --------
     >>> from skelfs.cli import spreadsheet_safe
@@ -424,6 +470,13 @@ def atomic_write(path, write):
     system), so an interrupt (SIGINT, SIGTERM), a full disk or any error leaves the previous
     file at ``path`` as it was, and the temporary file is removed. A replaced file keeps its
     permissions; a new one gets the usual ones (0666 less the umask).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+    write : callable
+        ``write(tmp_path)`` writes the whole content to the temporary path it is given.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")

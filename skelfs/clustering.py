@@ -1,7 +1,7 @@
 """Pseudo-labels for ELFS: clusterers with ``fit(X) -> labels_, n_clusters_``.
 
-``DeepClusterer`` trains TEMI clustering heads on the embeddings (DESIGN §3.1);
-``KMeansClusterer`` is the cheap option and ``ELFSSelector``'s default (see
+``DeepClusterer`` trains TEMI clustering heads on the embeddings (docs/algorithm.md,
+section 1); ``KMeansClusterer`` is the cheap option and ``ELFSSelector``'s default (see
 docs/benchmarks.md for the measurement behind that choice). ``estimate_n_clusters``
 picks K without labels when it is not given.
 """
@@ -62,6 +62,7 @@ def estimate_n_clusters(X, *, method="eigengap", max_clusters=None, sample_size=
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        The unlabelled pool.
     method : {"eigengap", "silhouette"}, default="eigengap"
     max_clusters : int or None, default=None
         Largest K considered; None uses ``min(256, sample_size // 20)`` (eigengap) or
@@ -71,6 +72,7 @@ def estimate_n_clusters(X, *, method="eigengap", max_clusters=None, sample_size=
     n_neighbors : int, default=15
         Neighbours per row in the eigengap graph.
     random_state : int, RandomState instance or None, default=None
+        Seeds the row sample and the clusterings tried.
 
     Returns
     -------
@@ -198,6 +200,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         Where the torch path runs. "auto" uses CUDA when available; on CPU the
         scikit-learn paths run unless ``algorithm="torch"``.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the mini-batches.
 
     Attributes
     ----------
@@ -235,6 +238,13 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     @atomic_fit
     def fit(self, X, y=None):
         """Cluster the rows of ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The unlabelled pool.
+        y : None
+            Ignored; present for API consistency.
 
         Returns
         -------
@@ -522,9 +532,9 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     clustering heads, ``Linear(d, hidden) - GELU - Linear(hidden, projection) - L2 norm -
     weight-normalised Linear(projection, K)``, are trained as a student with AdamW
     against an EMA teacher, on TEMI's pair-weighted, symmetrised beta-PMI loss (Adaloglou
-    et al., BMVC 2023; DESIGN §3.1). The labels are the argmax of the teacher head with
-    the lowest loss over the last epoch: no label is used anywhere, also not to pick a
-    head or a checkpoint.
+    et al., BMVC 2023; docs/algorithm.md, section 1). The labels are the argmax of the
+    teacher head with the lowest loss over the last epoch: no label is used anywhere,
+    also not to pick a head or a checkpoint.
 
     Parameters
     ----------
@@ -550,6 +560,7 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     learning_rate : float, default=1e-4
         AdamW base rate, scaled by ``batch_size / 256``; linear warm-up then cosine decay.
     weight_decay : float, default=1e-4
+        AdamW weight decay.
     warmup : float, default=0.1
         Fraction of the steps spent warming the learning rate up.
     teacher_momentum : float, default=0.996
@@ -561,13 +572,17 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     temi_beta : float, default=0.6
         Exponent of the beta-PMI; below 1 it damps over-confident pairs.
     hidden_size : int, default=512
+        Width of the hidden layer of each clustering head.
     projection_size : int, default=256
+        Width of the projection in front of the cluster logits.
     standardize : bool, default=True
         Centre and scale each feature (one streamed pass) before the heads.
     neighbors : sparse matrix, transformer or None, default=None
         Precomputed neighbours (see :func:`skelfs.neighbors.kneighbors`).
     knn_backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
+        Backend of the neighbour search (see :func:`skelfs.neighbors.kneighbors`).
     device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where the heads train; "auto" uses CUDA when available.
     n_jobs : int or None, default=None
         torch threads while fitting (None leaves torch's setting).
     random_state : int, RandomState instance or None, default=None
@@ -651,6 +666,13 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     @atomic_fit
     def fit(self, X, y=None):
         """Train the heads on ``X`` and assign every row (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The unlabelled pool.
+        y : None
+            Ignored; present for API consistency.
 
         Returns
         -------

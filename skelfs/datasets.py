@@ -15,7 +15,9 @@ def load_example(test_size=0.3, random_state=0):
     Parameters
     ----------
     test_size : float, default=0.3
+        Fraction of the digits held out as the labelled test split.
     random_state : int, default=0
+        Seeds the split.
 
     Returns
     -------

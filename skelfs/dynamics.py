@@ -151,9 +151,11 @@ class DynamicsScorer(BaseEstimator):
     epochs : int, default=20
         Training epochs (each a pass over every row in a new random order).
     batch_size : int, default=256
+        Rows per SGD step.
     learning_rate : float, default=0.1
         SGD learning rate (momentum 0.9), decayed with a cosine schedule.
     weight_decay : float, default=5e-4
+        SGD weight decay (L2 penalty).
     input_noise : float, default=0.0
         Std of Gaussian noise added to the standardised inputs at every step: the
         embedding-space counterpart of the image augmentations under which ELFS
@@ -246,6 +248,7 @@ class DynamicsScorer(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The unlabelled pool (embeddings or features).
         y : array-like of shape (n_samples,)
             Pseudo-labels (cluster ids), at least two distinct values.
 

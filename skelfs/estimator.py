@@ -85,6 +85,7 @@ class CoresetEstimator(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The pool the selector chooses from.
         y : array-like of shape (n_samples,)
             Only the selected rows' entries are read.
         **fit_params : dict
@@ -171,7 +172,20 @@ class CoresetSampler(BaseEstimator):
         self.selector = selector
 
     def fit(self, X, y):
-        """Fit the selector on ``X``; returns self (use ``fit_resample`` for the rows)."""
+        """Fit the selector on ``X``; returns self (use ``fit_resample`` for the rows).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The pool the selector chooses from.
+        y : array-like of shape (n_samples,)
+            Read only at the selected rows.
+
+        Returns
+        -------
+        self : object
+            The fitted sampler.
+        """
         self.fit_resample(X, y)
         return self
 
@@ -182,6 +196,7 @@ class CoresetSampler(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The pool the selector chooses from.
         y : array-like of shape (n_samples,)
             Read only at the selected rows.
 

@@ -249,7 +249,7 @@ def _check_array_dtype(dtype, where):
     if np.issubdtype(dtype, np.complexfloating):
         raise InputFileError(f"{where} holds complex numbers ({dtype}); skelfs needs real "
                              f"features: save X.real, np.abs(X), or both parts as columns.")
-    if not (np.issubdtype(dtype, np.number) or dtype == bool):
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
         raise InputFileError(f"{where} holds {dtype} values, not numbers; save the embeddings "
                              f"as a numeric array.")
 

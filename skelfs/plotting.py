@@ -101,6 +101,7 @@ def plot_difficulty(selector, ax=None, *, bins=50):
     ax : matplotlib Axes, optional
         Drawn on a new figure when None.
     bins : int, default=50
+        Histogram bins.
 
     Returns
     -------
@@ -186,7 +187,9 @@ def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, rand
     X : array-like of shape (n_samples, n_features)
         The pool the selector was fitted on.
     selector : fitted selector
+        Any fitted selector (its ``sample_indices_``, and for ELFS the rows pruning dropped).
     ax : matplotlib Axes, optional
+        Drawn on a new figure when None.
     method : {"pca", "features"}, default="pca"
         ``"pca"``: the first two principal components (fitted on the drawn rows);
         ``"features"``: the first two columns of ``X`` as they are.
@@ -290,6 +293,7 @@ def plot_budget_curve(results, dataset=None, ax=None, *, probe="lr"):
     dataset : str, optional
         Which dataset to draw; may be omitted when the results hold only one.
     ax : matplotlib Axes, optional
+        Drawn on a new figure when None.
     probe : str, default="lr"
         When there is a ``probe`` column, the probe whose accuracy is drawn.
 

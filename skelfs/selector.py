@@ -55,19 +55,18 @@ class ELFSSelector(BaseSelector):
     budget : int or float, default=0.1
         Rows to select: an int count, or a float fraction in (0, 1).
     beta : float or "auto", default="auto"
-        Fraction of the hardest rows dropped before selection, in [0, 1). An explicit
-        beta that leaves fewer rows than the budget raises. ``"auto"`` picks it without
-        labels, as the ELFS authors do: for each feasible candidate in ``AUTO_BETAS`` a
-        logistic-regression probe (torch, on ``device``) is trained on the selection's
-        pseudo-labels and scored on a held-out split of pseudo-labelled rows; the best
-        candidate wins (ties go to the smaller beta). With k-means pseudo-labels the criterion favours large beta (a
-        linear probe reproduces k-means clusters exactly, so it rewards central rows);
-        with the budget-tied clusters that means keeping the typical half of each small
-        cluster, which measured as good as or better than a fixed beta=0.1 in 10 of 12
-        dataset x budget cells (docs/benchmarks.md). Above ``AUTO_BETA_MAX_ROWS``
-        (50,000) rows the search runs on a random subset of 50,000 rows at the same
-        budget fraction, so its cost stops growing with the pool (about 10 s on a
-        2-core CPU with 500 clusters and 768 features).
+        Fraction of the hardest rows dropped before selection, in [0, 1). An explicit beta that
+        leaves fewer rows than the budget raises. ``"auto"`` picks it without labels, as the ELFS
+        authors do: for each feasible candidate in ``AUTO_BETAS`` a logistic-regression probe
+        (torch, on ``device``) is trained on the selection's pseudo-labels and scored on a held-out
+        split of pseudo-labelled rows; the best candidate wins (ties go to the smaller beta). With
+        k-means pseudo-labels the criterion favours large beta (a linear probe reproduces k-means
+        clusters exactly, so it rewards central rows); with the budget-tied clusters that means
+        keeping the typical half of each small cluster, which measured as good as or better than a
+        fixed beta=0.1 in 10 of 12 dataset x budget cells (docs/benchmarks.md). Above
+        ``AUTO_BETA_MAX_ROWS`` (50,000) rows the search runs on a random subset of 50,000 rows at
+        the same budget fraction, so its cost stops growing with the pool (about 10 s on a 2-core
+        CPU with 500 clusters and 768 features).
     n_clusters : int or None, default=None
         Number of pseudo-label clusters for a clusterer built from a string. None ties
         it to the budget, label-free: ``min(max(2, n_selected // 2), 500)`` clusters, so

@@ -289,6 +289,7 @@ def test_maxherding_against_brute_force(n_neighbors, bandwidth):
 
 def test_maxherding_auto_bandwidth_is_the_median_kth_distance_over_four():
     X, _ = make_blobs(50, centers=3, n_features=4, random_state=2)
+    X = X.astype(np.float32)  # what selectors compute in
     distances, _ = kneighbors(X, 5, backend="exact")
     sel = MaxHerdingSelector(budget=5, n_neighbors=5, backend="exact").fit(X)
     assert sel.bandwidth_ == pytest.approx(np.median(distances[:, -1]) / 4)
@@ -391,4 +392,4 @@ def test_non_integer_n_neighbors_is_a_type_error(cls):
         cls(budget=5, n_neighbors=2.5).fit(np.random.RandomState(0).rand(30, 3))
 
 
-ROW_SELECTION = "transform returns the selected rows of the fitted pool (DESIGN §2)"
+ROW_SELECTION = "transform returns the selected rows of the fitted pool (BaseSelector.transform)"

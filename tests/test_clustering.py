@@ -234,7 +234,8 @@ def test_torch_kmeans_more_clusters_than_distinct_rows():
 
 def test_kmeans_device_and_algorithm_errors():
     X, _ = make_blobs(50, centers=2, random_state=0)
-    with pytest.raises(ValueError, match='algorithm must be "auto", "lloyd", "minibatch" or "torch"'):
+    with pytest.raises(ValueError,
+                       match='algorithm must be "auto", "lloyd", "minibatch" or "torch"'):
         KMeansClusterer(2, algorithm="elkan").fit(X)
     with pytest.raises(ValueError, match="device"):
         KMeansClusterer(2, device="tpu").fit(X)

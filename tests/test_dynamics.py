@@ -127,7 +127,8 @@ def test_scorer_reads_memmap_in_batches(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"difficulty": "loss"}, "difficulty"), ({"epochs": 0}, "epochs"), ({"batch_size": 1.5}, "batch_size"),
+    ({"difficulty": "loss"}, "difficulty"), ({"epochs": 0}, "epochs"),
+    ({"batch_size": 1.5}, "batch_size"),
     ({"hidden_layer_size": 0}, "hidden_layer_size"), ({"dropout": 1.0}, "dropout"),
     ({"input_noise": -1.0}, "input_noise"), ({"device": "tpu"}, "device"),
 ])

@@ -1,9 +1,9 @@
 """scikit-learn's estimator checks over every skelfs estimator.
 
-Selectors return the *selected rows* from ``transform`` (DESIGN §2), not one output row
-per input row, and refuse ``transform`` on anything but the fitted pool. The checks
-that assume a row-preserving transformer are listed below as expected failures, each
-with that reason.
+Selectors return the *selected rows* from ``transform`` (``BaseSelector.transform``),
+not one output row per input row, and refuse ``transform`` on anything but the fitted
+pool. The checks that assume a row-preserving transformer are listed below as expected
+failures, each with that reason.
 """
 
 from sklearn.linear_model import LogisticRegression
@@ -13,23 +13,17 @@ from skelfs import (
     BaseSelector,
     CoresetEstimator,
     CoresetSampler,
-    D2Selector,
     DeepClusterer,
     DynamicsScorer,
     ELFSSelector,
-    FacilityLocationSelector,
-    KCenterGreedySelector,
     KMeansClusterer,
-    MaxHerdingSelector,
-    ProbCoverSelector,
-    PrototypicalitySelector,
-    RandomSelector,
-    TypiClustSelector,
+    make_selector,
 )
+from skelfs.registry import SELECTORS
 
 ROW_SELECTION = (
     "transform returns the selected rows of the fitted pool (fewer rows than the input) and "
-    "refuses any other number of rows, by design (DESIGN §2): a selector is not a "
+    "refuses any other number of rows, by design (``BaseSelector.transform``): a selector is not a "
     "row-preserving transformer"
 )
 N_CLUSTERS_ONE = (
@@ -63,16 +57,14 @@ def expected_failures(estimator):
     return failures
 
 
-ESTIMATORS = [
-    ELFSSelector(budget=0.2, n_clusters=2, scorer=DynamicsScorer(epochs=2)),
-    RandomSelector(budget=0.2),
-    PrototypicalitySelector(budget=0.2, n_clusters=2),
-    KCenterGreedySelector(budget=0.2),
-    TypiClustSelector(budget=0.2),
-    ProbCoverSelector(budget=0.2, n_clusters=2),
-    D2Selector(budget=0.2, n_clusters=2),
-    FacilityLocationSelector(budget=0.2),
-    MaxHerdingSelector(budget=0.2),
+# Every registered selector (as registered), made quick on the checks' small data sets.
+SMALL = {
+    "elfs": {"n_clusters": 2, "scorer": DynamicsScorer(epochs=2)},
+    "prototypicality": {"n_clusters": 2},
+    "probcover": {"n_clusters": 2},
+    "d2": {"n_clusters": 2},
+}
+ESTIMATORS = [make_selector(name, budget=0.2, **SMALL.get(name, {})) for name in SELECTORS] + [
     KMeansClusterer(n_clusters=2, n_init=1),
     DeepClusterer(n_clusters=2, n_neighbors=5, epochs=5, hidden_size=16, projection_size=8),
     DynamicsScorer(epochs=2),

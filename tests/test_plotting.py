@@ -6,15 +6,15 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402  (after importorskip and use("Agg"))
 
-from skelfs import (
+from skelfs import (  # noqa: E402
     D2Selector,
     DoubleEndPruner,
     ELFSSelector,
     RandomSelector,
 )
-from skelfs.plotting import (
+from skelfs.plotting import (  # noqa: E402
     hard_pruned_mask,
     plot_budget_curve,
     plot_difficulty,

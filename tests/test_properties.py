@@ -10,18 +10,7 @@ from hypothesis import strategies as st
 
 import skelfs
 from skelfs._utils import resolve_budget
-
-SELECTORS = [
-    skelfs.ELFSSelector,
-    skelfs.RandomSelector,
-    skelfs.PrototypicalitySelector,
-    skelfs.KCenterGreedySelector,
-    skelfs.TypiClustSelector,
-    skelfs.ProbCoverSelector,
-    skelfs.D2Selector,
-    skelfs.FacilityLocationSelector,
-    skelfs.MaxHerdingSelector,
-]
+from skelfs.registry import SELECTORS
 
 
 @st.composite
@@ -46,20 +35,20 @@ def fit_quietly(selector, X):
         return selector.fit(X).get_support(indices=True)
 
 
-@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", list(SELECTORS))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=pools(), beta=st.sampled_from([0.0, 0.1, 0.3, "auto"]))
-def test_exact_budget_unique_in_range_and_repeatable(cls, data, beta):
+def test_exact_budget_unique_in_range_and_repeatable(name, data, beta):
     X, budget, seed = data
     n_select = resolve_budget(budget, X.shape[0])
     kwargs = {"budget": budget, "random_state": seed}
-    if cls is skelfs.ELFSSelector:
+    if name == "elfs":
         if beta != "auto":
             # cluster-wise floors drop at most floor(beta * n) rows in all
             assume(n_select <= X.shape[0] - int(np.floor(beta * X.shape[0])))
         kwargs.update(beta=beta, scorer=skelfs.DynamicsScorer(epochs=3))
-    first = fit_quietly(cls(**kwargs), X)
-    again = fit_quietly(cls(**kwargs), X)
+    first = fit_quietly(skelfs.make_selector(name, **kwargs), X)
+    again = fit_quietly(skelfs.make_selector(name, **kwargs), X)
     assert first.size == n_select
     assert np.unique(first).size == n_select
     assert first.min() >= 0 and first.max() < X.shape[0]

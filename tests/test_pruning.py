@@ -3,8 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from skelfs.coverage import greedy_coverage, similarity_graph
 from skelfs import DoubleEndPruner
+from skelfs.coverage import greedy_coverage, similarity_graph
 from skelfs.pruning import cover_split, proportional_split, stratified_sample, water_fill
 
 

@@ -27,6 +27,7 @@ class KCenterGreedySelector(BaseSelector):
     block_size : int, default=65536
         Rows per block when streaming X for the distance update.
     random_state : int, RandomState instance or None, default=0
+        Seeds the selection; the same seed gives the same rows.
     verbose : int, default=0
         Progress bar over picks.
 

@@ -39,6 +39,7 @@ class PrototypicalitySelector(BaseSelector):
     n_clusters : int or None, default=None
         k-means clusters; None estimates it label-free (see :class:`KMeansClusterer`).
     random_state : int, RandomState instance or None, default=0
+        Seeds the selection; the same seed gives the same rows.
 
     Attributes
     ----------

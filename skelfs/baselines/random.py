@@ -15,6 +15,7 @@ class RandomSelector(BaseSelector):
     budget : int or float, default=0.1
         Rows to select: an int count, or a float fraction in (0, 1).
     random_state : int, RandomState instance or None, default=0
+        Seeds the selection; the same seed gives the same rows.
 
     Attributes
     ----------

@@ -12,7 +12,6 @@ This module also holds the small parameter checks shared by the graph baselines
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -20,7 +19,6 @@ from .._utils import check_int, progress
 from ..base import BaseSelector
 from ..clustering import KMeansClusterer
 from ..neighbors import _check_backend, kneighbors
-
 
 # ------------------------------------------------------------------------- selector
 
