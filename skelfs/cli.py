@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import _SUPPORTED, InputFileError, _listing, _one_line, read_pool
-from .registry import SELECTORS, resolve_name
+from .registry import DEFAULT_METHOD, SELECTORS, resolve_name
 
 #: Per-row score attribute of each selector, in order of preference (first found is used).
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
@@ -136,6 +136,17 @@ class _Parser(argparse.ArgumentParser):
         hint = f" (see: {self.prog} --help)"
         self.exit(2, f"skelfs: error: {_one_line(message)}{hint}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """Parse, then fill an unset ``--method`` with the command's default method."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        # (Runs for the sub-command's parser, then again for the top-level one.)
+        if getattr(namespace, "default_method", None) is not None:
+            if namespace.method is None:
+                namespace.method, namespace.method_is_default = namespace.default_method, True
+            elif not hasattr(namespace, "method_is_default"):
+                namespace.method_is_default = False
+        return namespace, extras
+
 
 def build_parser():
     """The ``skelfs`` argument parser (sub-commands ``select``, ``score`` and ``plot``).
@@ -149,8 +160,8 @@ def build_parser():
     --------
     >>> from skelfs.cli import build_parser
     >>> args = build_parser().parse_args(["select", "X.npy", "--budget", "100", "-o", "o.csv"])
-    >>> args.command, args.budget, args.method
-    ('select', 100, 'elfs')
+    >>> args.command, args.budget, args.method, args.method_is_default
+    ('select', 100, 'facility_location', True)
     """
     from . import __version__
 
@@ -162,7 +173,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skelfs {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add_pool_options(sub, data_required=True):
+    def add_pool_options(sub, data_required=True, default_method="elfs"):
         data = sub.add_argument_group("input")
         data.add_argument("data", metavar="DATA", nargs=None if data_required else "?",
                           help=f"embeddings file: {_SUPPORTED}")
@@ -180,8 +191,12 @@ def build_parser():
         sel.add_argument("--budget", type=parse_budget, default=0.1, metavar="B",
                          help="rows to select: a fraction in (0, 1) or a count >= 1 "
                               "(default: 0.1)")
-        sel.add_argument("--method", type=_parse_method, default="elfs", metavar="NAME",
-                         help=f"one of {', '.join(SELECTORS)} (default: elfs; listed below)")
+        sel.add_argument("--method", type=_parse_method, default=None, metavar="NAME",
+                         help=f"one of {', '.join(SELECTORS)} (default: {default_method}"
+                              + ("" if default_method == "elfs" else
+                                 ", the best measured overall in docs/quality.md")
+                              + "; listed below)")
+        sub.set_defaults(default_method=default_method)
         sel.add_argument("--beta", type=_parse_beta, metavar="BETA",
                          help="ELFS: fraction of hardest rows dropped, in [0, 1), or 'auto' "
                               "(default: auto)")
@@ -209,7 +224,7 @@ def build_parser():
         help="write the rows to label (id, score, pseudo-label) to a CSV",
         description="Select rows to label and write them, one per line, to a CSV: the id "
                     "(or row index), the score and the pseudo-label where the method has them.")
-    add_pool_options(select)
+    add_pool_options(select, default_method=DEFAULT_METHOD)
     select.add_argument("-o", "--output", required=True, metavar="CSV",
                         help="output CSV of the selected rows")
 
@@ -279,8 +294,10 @@ def build_selector(args):
         if name not in accepted:
             users = [m for m, spec in SELECTORS.items()
                      if name in spec.cls().get_params(deep=False)]
+            chosen = (f"{args.method} (the default method; choose one with --method)"
+                      if getattr(args, "method_is_default", False) else args.method)
             raise CLIError(f"--{name.replace('_', '-')} does not apply to --method "
-                           f"{args.method}; it is an option of: {', '.join(users)}.")
+                           f"{chosen}; it is an option of: {', '.join(users)}.")
         params[name] = value
     if "verbose" in accepted:
         params["verbose"] = args.verbose
@@ -359,6 +376,7 @@ def _summary(args, selector, X, seconds, **extra):
     out = {
         "command": args.command,
         "method": args.method,
+        "method_is_default": bool(getattr(args, "method_is_default", False)),
         "input": str(args.data),
         "n_samples": int(X.shape[0]),
         "n_features": int(X.shape[1]),
@@ -371,6 +389,14 @@ def _summary(args, selector, X, seconds, **extra):
     }
     out.update(extra)
     return out
+
+
+def _method_words(args):
+    """The method's name, and why it ran when the user did not choose it."""
+    if getattr(args, "method_is_default", False) and args.method != "elfs":
+        return (f"{args.method}, the default: the best measured overall in docs/quality.md; "
+                f"--method elfs runs ELFS")
+    return args.method
 
 
 def _plain(value):
@@ -523,7 +549,7 @@ def _cmd_select(args):
     _write_csv(_selected_frame(selector, ids, id_name), out)
     summary = _summary(args, selector, X, seconds, output=str(out))
     _report(args, summary, f"selected {selector.n_selected_} of {X.shape[0]} rows "
-                           f"({args.method}, {seconds:.1f} s) -> {out}")
+                           f"({_method_words(args)}, {seconds:.1f} s) -> {out}")
 
 
 def _cmd_score(args):

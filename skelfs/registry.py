@@ -60,6 +60,12 @@ SELECTORS = MappingProxyType({
                         "greedy Gaussian-kernel coverage on the kNN graph (MaxHerding)"),
 })
 
+#: What ``skelfs select`` runs without ``--method``: the selector that measured best overall
+#: in ``docs/quality.md`` (LR probe, 3 datasets x 7 budgets: the most cells within 0.3
+#: points of the best method, and the smallest mean gap to it). ELFS's default pipeline
+#: does not reach it there (see docs/quality.md, "Which method to use").
+DEFAULT_METHOD = "facility_location"
+
 #: Other accepted spellings -> registered name (the CLI used to spell it with a hyphen).
 ALIASES = MappingProxyType({"facility-location": "facility_location"})
 

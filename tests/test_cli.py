@@ -154,10 +154,12 @@ def test_parquet_list_column(runs, files, pool):
 def test_elfs_matches_the_python_api_and_reports_beta(capsys, files, pool):
     # In-process: the ELFS fit is the slow part, and it shares its warm-up with the API call.
     d = files["dir"]
-    status, out, err = _run_main(capsys, "select", d / "X.npy", "--budget", "20", "--beta",
-                                 "0.1", "--json", "--device", "cpu", "-v", "-o", d / "elfs.csv")
+    status, out, err = _run_main(capsys, "select", d / "X.npy", "--method", "elfs", "--budget",
+                                 "20", "--beta", "0.1", "--json", "--device", "cpu", "-v", "-o",
+                                 d / "elfs.csv")
     assert status == 0, err
     summary = json.loads(out)  # stdout is the JSON object alone
+    assert summary["method"] == "elfs" and summary["method_is_default"] is False
     sel = ELFSSelector(budget=20, beta=0.1, device="cpu", random_state=0).fit(pool)
     assert summary["beta_"] == 0.1 and summary["n_clusters_"] == sel.n_clusters_
     out = pd.read_csv(files["dir"] / "elfs.csv")
@@ -205,8 +207,12 @@ def _run_main(capsys, *args):
     (["select", "{d}/X.npy", "--method", "kcenter", "--clusterer", "temi"],
      "--clusterer does not apply to --method kcenter"),
     (["select", "{d}/X.npy", "--clusterer", "spectral"], "invalid choice: 'spectral'"),
-    (["select", "{d}/X.npy", "--n-clusters", "1"], "n_clusters=1 must be at least 2"),
-    (["select", "{d}/X.npy", "--device", "tpu"], 'device must be "auto"'),
+    (["select", "{d}/X.npy", "--method", "elfs", "--n-clusters", "1"],
+     "n_clusters=1 must be at least 2"),
+    (["select", "{d}/X.npy", "--method", "elfs", "--device", "tpu"], 'device must be "auto"'),
+    (["select", "{d}/X.npy", "--beta", "0.1"],
+     "--beta does not apply to --method facility_location (the default method; choose one "
+     "with --method); it is an option of: elfs."),
     (["select", "{d}/table.csv", "--key", "f0"], "holds single values"),
     (["select", "{d}/notes.txt"], "unknown file type '.txt'"),
     (["select", "{d}/broken.npy"], "cannot read"),
@@ -314,7 +320,26 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, files, monkeypatch)
 def test_clusterer_option_reaches_elfs():
     from skelfs.cli import build_parser, build_selector
 
-    args = build_parser().parse_args(["select", "X.npy", "--clusterer", "temi", "-o", "o.csv"])
+    args = build_parser().parse_args(["select", "X.npy", "--method", "elfs", "--clusterer",
+                                      "temi", "-o", "o.csv"])
     assert build_selector(args).clusterer == "temi"
-    args = build_parser().parse_args(["select", "X.npy", "-o", "o.csv"])
+    args = build_parser().parse_args(["select", "X.npy", "--method", "elfs", "-o", "o.csv"])
     assert build_selector(args).clusterer == "kmeans"  # unset keeps the default
+
+
+def test_select_without_method_runs_the_registry_default_and_says_so(capsys, files, pool):
+    from skelfs.registry import DEFAULT_METHOD, make_selector
+
+    d = files["dir"]
+    status, out, err = _run_main(capsys, "select", d / "X.npy", "--budget", "20", "-o",
+                                 d / "default.csv")
+    assert status == 0, err
+    assert f"({DEFAULT_METHOD}, the default: the best measured overall in docs/quality.md" in out
+    expected = make_selector(DEFAULT_METHOD, budget=20, random_state=0).fit(pool)
+    rows = pd.read_csv(d / "default.csv")["index"].tolist()
+    assert sorted(rows) == expected.get_support(indices=True).tolist()
+    # score keeps ELFS: per-row difficulty is what it writes
+    from skelfs.cli import build_parser
+
+    args = build_parser().parse_args(["score", "X.npy", "-o", "s.csv"])
+    assert args.method == "elfs" and args.method_is_default
