@@ -4,12 +4,14 @@ What it measures
 ----------------
 For every dataset x seed x budget x method, the method selects rows of the *unlabelled*
 train pool with ``Cls(budget=b, random_state=seed).fit(X).get_support(indices=True)``;
-only then are the true labels of the selected rows revealed and two probes are trained
+only then are the true labels of the selected rows revealed and probes are trained
 on them:
 
 * ``lr``:  ``LogisticRegression(C=1.0, max_iter=1000)``
 * ``mlp``: ``MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False,
   random_state=seed)``
+* ``hgb``: ``HistGradientBoostingClassifier(random_state=seed)``, on tabular datasets only
+  (``letter``): what tabular users train.
 
 and their accuracy on the test split is reported, together with the wall-clock seconds
 of the selection (``fit``) alone. Labels are used only for this evaluation; they never
@@ -71,6 +73,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
@@ -78,6 +81,7 @@ from common import (
     DATA_DIR,
     DATASETS,
     REPO_ROOT,
+    TABULAR,
     fmt_mean_std,
     load_dataset,
     log,
@@ -92,7 +96,7 @@ from skelfs.registry import SELECTORS
 
 BUDGETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 SEEDS = (0, 1, 2)
-PROBES = ("lr", "mlp")
+PROBES = ("lr", "mlp", "hgb")  # "hgb" only on TABULAR datasets
 METHODS = list(SELECTORS)  # every registered selector, as registered (skelfs.registry)
 NOT_BASELINES = ("random", "elfs")  # excluded from "best baseline"
 FIELDS = ("dataset", "seed", "budget", "method", "probe", "pool", "n_selected",
@@ -106,7 +110,14 @@ def make_probe(name, seed):
     if name == "mlp":
         return MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False,
                              random_state=seed)
+    if name == "hgb":  # what tabular users train; run on the tabular datasets only
+        return HistGradientBoostingClassifier(random_state=seed)
     raise ValueError(f"unknown probe {name!r}")
+
+
+def probes_for(dataset, probes):
+    """The probes run on ``dataset``: gradient boosting only where the data is tabular."""
+    return [p for p in probes if p != "hgb" or dataset in TABULAR]
 
 
 # -- summary ------------------------------------------------------------------------------
@@ -149,9 +160,12 @@ def summarize(rows, max_pool=None):
            "selected rows are then revealed, a probe is trained on them and its test "
            "accuracy (%) is reported as mean ± std over seeds (population std). "
            "LR = `LogisticRegression(C=1.0, max_iter=1000)`; MLP = "
-           "`MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False)`. "
+           "`MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, early_stopping=False)`; "
+           "HGB = `HistGradientBoostingClassifier()`, on tabular data only (what tabular "
+           "users train). "
            "\"ELFS / best baseline\" divides ELFS's mean accuracy by the best mean accuracy "
            "among the methods other than `random` and `elfs`. " + pool_note, ""]
+    out += overall(rows, methods)
     for ds in datasets:
         drows = [r for r in rows if r["dataset"] == ds]
         budgets = sorted({r["budget"] for r in drows})
@@ -200,6 +214,47 @@ def summarize(rows, max_pool=None):
                 for m in methods) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def overall(rows, methods, probe="lr", tolerance=0.003):
+    """Markdown lines: per method, how it stands against the best method of every cell.
+
+    A cell is one (dataset, budget) with the ``probe``; a method's gap there is its mean
+    accuracy minus the best mean of the *other* methods (random included), so the best
+    method of a cell has a positive gap. This is what ``skelfs.registry.DEFAULT_METHOD``
+    is chosen by.
+    """
+    means = {}
+    for r in rows:
+        if r["probe"] == probe and not math.isnan(r["accuracy"]):
+            means.setdefault((r["dataset"], r["budget"], r["method"]), []).append(r["accuracy"])
+    means = {k: float(np.mean(v)) for k, v in means.items()}
+    cells = sorted({(d, b) for d, b, _ in means})
+    if not cells:
+        return []
+    out = [f"## Overall ({probe.upper()} probe, {len(cells)} dataset x budget cells)", "",
+           "Gap = the method's mean accuracy minus the best mean of the other methods in the "
+           f"same cell (points). \"Best or within {100 * tolerance:.1f}\" counts the cells "
+           "where the method is the best or at most that far behind.", "",
+           f"| method | best or within {100 * tolerance:.1f} | mean gap | worst gap | "
+           "below random |", "|---|---|---|---|---|"]
+    ranked = []
+    for m in methods:
+        gaps, below = [], 0
+        for d, b in cells:
+            if (d, b, m) not in means:
+                continue
+            others = [v for (dd, bb, mm), v in means.items() if (dd, bb) == (d, b) and mm != m]
+            gaps.append(means[(d, b, m)] - max(others))
+            rnd = means.get((d, b, "random"))
+            below += rnd is not None and m != "random" and means[(d, b, m)] < rnd
+        if gaps:
+            ranked.append((sum(g >= -tolerance for g in gaps), float(np.mean(gaps)), m,
+                           min(gaps), below, len(gaps)))
+    for within, mean_gap, m, worst, below, n in sorted(ranked, key=lambda t: (-t[0], -t[1])):
+        out.append(f"| {m} | {within} of {n} | {100 * mean_gap:+.2f} | {100 * worst:+.2f} | "
+                   f"{below} |")
+    return out + [""]
 
 
 def plot(rows, plot_dir):
@@ -284,7 +339,7 @@ def main(argv=None):
         for r in results:
             key = (r["dataset"], r["seed"], r["budget"], r["method"])
             probes_done.setdefault(key, set()).add(r["probe"])
-        done = {k for k, v in probes_done.items() if v >= set(args.probes)}
+        done = {k for k, v in probes_done.items() if v >= set(probes_for(k[0], args.probes))}
         results = [r for r in results
                    if (r["dataset"], r["seed"], r["budget"], r["method"]) in done]
         log(f"--resume: {len(done)} selections already in {args.out_csv}")
@@ -316,7 +371,7 @@ def main(argv=None):
                         rows = np.asarray(sel.get_support(indices=True), dtype=np.intp)
                         sel_secs = time.perf_counter() - t0
                         accs = []
-                        for probe in args.probes:
+                        for probe in probes_for(ds, args.probes):
                             t1 = time.perf_counter()
                             acc = probe_accuracy(X, y, rows, X_test, y_test,
                                                  make_probe(probe, seed))
