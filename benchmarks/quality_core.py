@@ -79,7 +79,7 @@ if importlib.util.find_spec("skelfs") is None:
 
 import skelfs  # noqa: E402
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector  # noqa: E402
-from skelfs._utils import resolve_budget, resolve_device  # noqa: E402
+from skelfs._utils import floor_count, resolve_budget, resolve_device  # noqa: E402
 from skelfs.selector import _auto_beta  # noqa: E402
 
 DATASETS = ("ag_news_test7600", "banking77", "letter")
@@ -191,7 +191,7 @@ def reselect(X, labels, scores, n_select, pruner, wanted_beta, rng, device):
         beta, _ = _auto_beta(X, labels, scores, n_select, pruner, rng, device=device)
     else:
         beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
-        pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
+        pruner._check_feasible(n - floor_count(beta, n), n_select, beta, n)
     idx = pruner.select(scores, n_select, groups=labels, beta=beta)
     return np.sort(np.asarray(idx, dtype=np.intp)), float(beta)
 

@@ -32,11 +32,12 @@ from ._utils import (
     FLOAT_DTYPES,
     atomic_fit,
     column_moments,
+    draw_seed,
     limit_threads,
     progress,
     reject_sparse,
     resolve_device,
-    torch_seed,
+    rows_to_device,
 )
 
 SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
@@ -119,18 +120,6 @@ def _build_head(n_features, n_classes, hidden_layer_size, dropout):
         nn.Dropout(dropout),
         nn.Linear(hidden_layer_size, n_classes),
     )
-
-
-def _batch_to_device(X, rows, device):
-    """Rows ``rows`` of ``X`` as a float32 tensor on ``device``.
-
-    Only this batch is gathered (in the input's dtype, so float16 crosses to a GPU at
-    half the bytes) and it is cast to float32 on the device.
-    """
-    import torch
-
-    batch = np.ascontiguousarray(X[rows])
-    return torch.from_numpy(batch).to(device).float()
 
 
 class DynamicsScorer(BaseEstimator):
@@ -270,7 +259,7 @@ class DynamicsScorer(BaseEstimator):
         n, d = X.shape
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
 
-        seed = torch_seed(self.random_state)
+        seed = draw_seed(self.random_state)
         fork = [device.index or 0] if device.type == "cuda" else []
         # A forked, seeded RNG makes init, shuffling, noise and dropout reproducible
         # without touching the caller's global torch RNG.
@@ -307,7 +296,7 @@ class DynamicsScorer(BaseEstimator):
                     # Sorted row order reads memory maps sequentially; the batch is
                     # still a uniformly random subset.
                     rows = np.sort(perm[start : start + self.batch_size])
-                    xb = _batch_to_device(X, rows, device)
+                    xb = rows_to_device(X, rows, device)
                     xb = (xb - mean_t) * inv_std_t
                     if self.input_noise > 0:
                         xb = xb + self.input_noise * torch.randn(xb.shape, device=device)

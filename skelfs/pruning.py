@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._utils import check_beta, check_int
+from ._utils import check_beta, check_int, floor_count
 
 SAMPLING_MODES = ("hard", "ccs")
 ALLOCATIONS = ("cover", "proportional", "equal")
@@ -187,7 +187,7 @@ class DoubleEndPruner(BaseEstimator):
         n = scores.shape[0]
         rng = check_random_state(self.random_state)
         if groups is None or self.allocation is None:
-            kept = n - int(np.floor(beta * n + 1e-9))
+            kept = n - floor_count(beta, n)
             self._check_feasible(kept, n_select, beta, n)
             return np.sort(self._prune(scores, n_select, beta, rng))
 
@@ -196,7 +196,7 @@ class DoubleEndPruner(BaseEstimator):
             raise ValueError(f"groups has {groups.shape[0]} entries for {n} scores.")
         _, group_id = np.unique(groups, return_inverse=True)
         members = [np.flatnonzero(group_id == g) for g in range(group_id.max() + 1)]
-        kept = np.array([m.size - int(np.floor(beta * m.size + 1e-9)) for m in members])
+        kept = np.array([m.size - floor_count(beta, m.size) for m in members])
         self._check_feasible(int(kept.sum()), n_select, beta, n)
         alloc = _SPLITS[self.allocation](kept, n_select, rng)
         chosen = [m[self._prune(scores[m], a, beta, rng)] for m, a in zip(members, alloc) if a > 0]
@@ -205,7 +205,7 @@ class DoubleEndPruner(BaseEstimator):
     def _prune(self, scores, n_select, beta, rng):
         """Double-end pruning of one group: positions into ``scores``."""
         order = hardest_first(scores, rng)
-        rest = order[int(np.floor(beta * scores.shape[0] + 1e-9)):]
+        rest = order[floor_count(beta, scores.shape[0]):]
         if self.sampling == "hard":
             return rest[:n_select]
         return rest[stratified_sample(scores[rest], n_select, self.n_strata, rng)]

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from ._probe import probe_accuracy
-from ._utils import check_beta, check_n_clusters, progress, resolve_device
+from ._utils import check_beta, check_n_clusters, draw_seed, floor_count, progress, resolve_device
 from .base import BaseSelector
 from .clustering import DeepClusterer, KMeansClusterer
 from .dynamics import DynamicsScorer
@@ -151,7 +151,7 @@ class ELFSSelector(BaseSelector):
 
     # -- component construction ----------------------------------------------------------
     def _make_components(self, n_samples, n_select, rng):
-        seeds = rng.randint(0, 2**31 - 1, size=3)
+        seeds = [draw_seed(rng) for _ in range(3)]  # clusterer, scorer, pruner
         if isinstance(self.clusterer, str):
             if self.clusterer not in CLUSTERERS:
                 raise ValueError(
@@ -195,7 +195,7 @@ class ELFSSelector(BaseSelector):
             X.shape[0], n_select, rng)
         if wanted_beta != "auto":
             # Fail before the expensive stages when beta and budget cannot both hold.
-            pruner._check_feasible(X.shape[0] - int(np.floor(wanted_beta * X.shape[0] + 1e-9)),
+            pruner._check_feasible(X.shape[0] - floor_count(wanted_beta, X.shape[0]),
                                    n_select, wanted_beta, X.shape[0])
         Z = X
         if self.feature_extractor is not None:
@@ -272,8 +272,8 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
     X_val = np.asarray(X[val])
     results = {}
     for beta in AUTO_BETAS:
-        kept = rest.size - int(np.floor(beta * rest.size + 1e-9))
-        if n_sub > kept or n_select > n - int(np.floor(beta * n + 1e-9)):
+        kept = rest.size - floor_count(beta, rest.size)
+        if n_sub > kept or n_select > n - floor_count(beta, n):
             continue  # infeasible at this budget: only feasible candidates are tried
         pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta)]
         results[beta] = probe_accuracy(np.asarray(X[pick]), labels[pick], X_val, labels[val],

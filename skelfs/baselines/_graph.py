@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._utils import draw_seed
 from ..neighbors import kneighbors
 
 
@@ -14,4 +15,4 @@ def selector_kneighbors(selector, X, n_neighbors, rng):
     return kneighbors(
         X, min(n_neighbors, X.shape[0] - 1), neighbors=selector.neighbors,
         backend=selector.backend, device=selector.device,
-        random_state=rng.randint(2**31 - 1), verbose=selector.verbose)
+        random_state=draw_seed(rng), verbose=selector.verbose)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, progress
+from .._utils import check_int, draw_seed, progress
 from ..base import BaseSelector
 from ..clustering import KMeansClusterer
 from ..neighbors import _check_backend, kneighbors
@@ -162,7 +162,7 @@ class TypiClustSelector(BaseSelector):
                     k = min(n_neighbors, members.size - 1)
                     dist, _ = kneighbors(X[members], k, backend=self.backend,
                                          device=self.device,
-                                         random_state=rng.randint(2**31 - 1))
+                                         random_state=draw_seed(rng))
                     mean_dist[members] = dist.mean(axis=1, dtype=np.float64)
                 bar.update()
         finally:

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .._utils import rows_to_device
+
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
 # (sum of squared distances to the nearest centre) by less than this fraction.
 _STREAM_TOL = 1e-3
@@ -15,12 +17,10 @@ _ASSIGN_BLOCK = 4096
 
 def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size):
     """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
-    import torch
-
     rng = np.random.RandomState(seed)
     n = X.shape[0]
     sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
-    S = torch.from_numpy(np.array(X[sample], dtype=np.float32)).to(device)
+    S = rows_to_device(X, sample, device)
     best = None
     for _ in range(n_init):
         centers = _kmeans_plus_plus(S, k, rng)
@@ -37,9 +37,7 @@ def _device_blocks(X, device):
     import torch
 
     starts = range(0, X.shape[0], _ASSIGN_BLOCK)
-    # np.array copies: a read-only memory map must not back a torch tensor.
-    to_dev = lambda s: torch.from_numpy(  # noqa: E731
-        np.array(X[s:s + _ASSIGN_BLOCK], dtype=np.float32)).to(device)
+    to_dev = lambda s: rows_to_device(X, slice(s, s + _ASSIGN_BLOCK), device)  # noqa: E731
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         if 4 * X.shape[0] * X.shape[1] < free // 4:  # copy once, reuse every pass

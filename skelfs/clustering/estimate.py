@@ -7,7 +7,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
-from .._utils import check_int
+from .._utils import check_int, draw_seed
 
 
 def estimate_n_clusters(X, *, method="eigengap", max_clusters=None, sample_size=3000,
@@ -104,7 +104,7 @@ def _silhouette_sweep(sub, n, max_clusters, rng):
         k = int(k)
         if not 2 <= k < sub.shape[0]:
             continue
-        labels = KMeans(k, n_init=1, random_state=rng.randint(2**31 - 1)).fit_predict(sub)
+        labels = KMeans(k, n_init=1, random_state=draw_seed(rng)).fit_predict(sub)
         if np.unique(labels).size < 2:
             continue
         silhouettes[k] = float(silhouette_score(sub, labels))

@@ -14,6 +14,7 @@ from .._utils import (
     FLOAT_DTYPES,
     atomic_fit,
     check_n_clusters,
+    draw_seed,
     reject_sparse,
     resolve_device,
 )
@@ -148,7 +149,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
                 algorithm = "minibatch"
             else:
                 algorithm = "lloyd"
-        seed = rng.randint(2**31 - 1)
+        seed = draw_seed(rng)
         if algorithm == "torch":
             centers, labels, n_iter = _fit_torch_lloyd(
                 X, k, seed, device, n_init=self.n_init, max_iter=self.max_iter,
@@ -180,11 +181,11 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         # one of its k steps, which made a float32 init several times slower. The sample
         # is ours, so KMeans may centre it in place (copy_x=False).
         init = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, copy_x=False,
-                      random_state=rng.randint(2**31 - 1)).fit(
+                      random_state=draw_seed(rng)).fit(
             np.asarray(X[sample], dtype=np.float64))
         centers = init.cluster_centers_.astype(np.float32)
         mbk = MiniBatchKMeans(k, init=centers, n_init=1, batch_size=batch,
-                              compute_labels=False, random_state=rng.randint(2**31 - 1))
+                              compute_labels=False, random_state=draw_seed(rng))
         labels, inertia = _assign_blocks(X, centers)
         n_iter = 0
         for n_iter in range(1, self.max_iter + 1):

@@ -15,11 +15,12 @@ from .._utils import (
     check_n_clusters,
     check_real,
     column_moments,
+    draw_seed,
     limit_threads,
     progress,
     reject_sparse,
     resolve_device,
-    torch_seed,
+    rows_to_device,
 )
 from .estimate import estimate_n_clusters
 
@@ -250,18 +251,18 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
         X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         n, d = X.shape
         device = resolve_device(self.device)
-        rng = np.random.RandomState(torch_seed(self.random_state))
+        rng = np.random.RandomState(draw_seed(self.random_state))
         if self.n_clusters is None:
             k_clusters, _ = estimate_n_clusters(X, random_state=rng)
         else:
             k_clusters = check_n_clusters(self.n_clusters, n, minimum=1)
         k_nn = min(self.n_neighbors, n - 1)
         _, nn_idx = kneighbors(X, k_nn, neighbors=self.neighbors, backend=self.knn_backend,
-                               device=device, random_state=rng.randint(2**31 - 1),
+                               device=device, random_state=draw_seed(rng),
                                verbose=self.verbose)
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
         epochs = self.epochs if self.epochs is not None else _auto_epochs(n, self.batch_size)
-        seed = rng.randint(2**31 - 1)
+        seed = draw_seed(rng)
         fork = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork), limit_threads(self.n_jobs):
             torch.manual_seed(seed)
@@ -309,8 +310,7 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
         bar = progress(epochs, "TEMI clustering", self.verbose)
 
         def load(rows):
-            xb = torch.from_numpy(np.asarray(X[rows], dtype=np.float32)).to(device)
-            return (xb - mean_t) / std_t
+            return (rows_to_device(X, rows, device) - mean_t) / std_t
 
         try:
             for epoch in range(epochs):
