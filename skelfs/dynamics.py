@@ -22,7 +22,7 @@ Every score in ``all_scores_`` is oriented so that **higher = harder**:
 
 from __future__ import annotations
 
-import numbers
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -38,6 +38,18 @@ from ._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+)
+from ._validation import (
+    Bool,
+    Check,
+    Flag,
+    Int,
+    NJobs,
+    Options,
+    Real,
+    Seed,
+    ValidatedParamsMixin,
+    check_device,
 )
 
 SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
@@ -122,7 +134,7 @@ def _build_head(n_features, n_classes, hidden_layer_size, dropout):
     )
 
 
-class DynamicsScorer(BaseEstimator):
+class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
     """Score row difficulty from the training dynamics of a small proxy head.
 
     Trains a linear or one-hidden-layer torch head on ``(X, pseudo_labels)`` with SGD
@@ -188,6 +200,23 @@ class DynamicsScorer(BaseEstimator):
     (100,)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "difficulty": Options(*SCORES),
+        "hidden_layer_size": Int(1, none=True, hint="None trains a linear head."),
+        "epochs": Int(1),
+        "batch_size": Int(1),
+        "learning_rate": Real(0),
+        "weight_decay": Real(0),
+        "input_noise": Real(0),
+        "dropout": Real(0, 1, closed="left"),
+        "el2n_epochs": Int(1),
+        "standardize": Bool(),
+        "device": Check(check_device),
+        "n_jobs": NJobs(),
+        "random_state": Seed(),
+        "verbose": Flag(),
+    }
+
     def __init__(self, difficulty="aum", hidden_layer_size=None, epochs=20, batch_size=256,
                  learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
                  el2n_epochs=5, standardize=True, device="auto", n_jobs=None,
@@ -207,27 +236,6 @@ class DynamicsScorer(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        if self.difficulty not in SCORES:
-            raise ValueError(f"difficulty must be one of {SCORES}, got {self.difficulty!r}.")
-        for name in ("epochs", "batch_size", "el2n_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if self.hidden_layer_size is not None and (
-            not isinstance(self.hidden_layer_size, numbers.Integral) or self.hidden_layer_size < 1
-        ):
-            raise ValueError(
-                f"hidden_layer_size must be None (linear head) or a positive int, "
-                f"got {self.hidden_layer_size!r}."
-            )
-        for name in ("learning_rate", "weight_decay", "input_noise"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative float, got {value!r}.")
-        if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}.")
-
     @atomic_fit
     def fit(self, X, y):
         """Train the proxy head on ``(X, y)`` and compute per-row difficulty scores.
@@ -244,7 +252,7 @@ class DynamicsScorer(BaseEstimator):
         """
         import torch
 
-        self._check_params()
+        self._validate_params()
         reject_sparse(X)
         X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False,
                              ensure_min_samples=2)

@@ -9,11 +9,14 @@ coverage-centric stratified sampling over the score range (``sampling="ccs"``).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._utils import check_beta, check_int, floor_count
+from ._utils import check_beta, floor_count
+from ._validation import Check, Int, Options, Seed, ValidatedParamsMixin
 
 SAMPLING_MODES = ("hard", "ccs")
 ALLOCATIONS = ("cover", "proportional", "equal")
@@ -112,7 +115,7 @@ _SPLITS = {
 }
 
 
-class DoubleEndPruner(BaseEstimator):
+class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
     """Drop the hardest ``beta`` fraction, then select the budget from the rest.
 
     Parameters
@@ -148,6 +151,14 @@ class DoubleEndPruner(BaseEstimator):
     array([5, 6, 7])
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "beta": Check(check_beta),  # "auto" only for ELFSSelector's search, see select()
+        "sampling": Options(*SAMPLING_MODES),
+        "n_strata": Int(1),
+        "allocation": Options(*ALLOCATIONS, none=True),
+        "random_state": Seed(),
+    }
+
     def __init__(self, beta=0.1, sampling="ccs", n_strata=50, allocation="cover",
                  random_state=None):
         self.beta = beta
@@ -174,13 +185,8 @@ class DoubleEndPruner(BaseEstimator):
         -------
         indices : ndarray of int, shape (n_select,)
         """
+        self._validate_params()
         beta = check_beta(self.beta if beta is None else beta, allow_auto=False)
-        if self.sampling not in SAMPLING_MODES:
-            raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
-        check_int("n_strata", self.n_strata, 1)
-        if self.allocation is not None and self.allocation not in ALLOCATIONS:
-            raise ValueError(
-                f"allocation must be one of {ALLOCATIONS} or None, got {self.allocation!r}.")
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if not np.all(np.isfinite(scores)):
             raise ValueError("scores contain NaN or inf; difficulty scores must be finite.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -18,6 +18,15 @@ from .._utils import (
     reject_sparse,
     resolve_device,
 )
+from .._validation import (
+    Check,
+    Int,
+    Options,
+    Seed,
+    ValidatedParamsMixin,
+    check_device,
+    check_n_clusters_param,
+)
 from ._kernels import _STREAM_TOL, _assign_blocks, _fit_torch_lloyd
 from .estimate import estimate_n_clusters
 
@@ -25,7 +34,7 @@ from .estimate import estimate_n_clusters
 _MINIBATCH_ABOVE = 50_000
 
 
-class KMeansClusterer(ClusterMixin, BaseEstimator):
+class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     """k-means pseudo-labels (the cheap clusterer for ELFS).
 
     On CPU: Lloyd k-means (scikit-learn's ``KMeans``) for float32/float64 pools up to
@@ -103,6 +112,17 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
     3
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_clusters": check_n_clusters_param(1),  # then against n_samples in fit
+        "algorithm": Options("auto", "lloyd", "minibatch", "torch",
+                             text='"auto", "lloyd", "minibatch" or "torch"'),
+        "n_init": Int(1),
+        "max_iter": Int(1),
+        "batch_size": Int(1),
+        "device": Check(check_device),
+        "random_state": Seed(),
+    }
+
     def __init__(self, n_clusters=None, algorithm="auto", n_init=3, max_iter=100,
                  batch_size=4096, device="auto", random_state=None):
         self.n_clusters = n_clusters
@@ -121,11 +141,7 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
         -------
         self : object
         """
-        if self.algorithm not in ("auto", "lloyd", "minibatch", "torch"):
-            raise ValueError(
-                'algorithm must be "auto", "lloyd", "minibatch" or "torch", '
-                f"got {self.algorithm!r}."
-            )
+        self._validate_params()
         device = resolve_device(self.device)
         reject_sparse(X)
         # float16 stays float16 (no upcast copy); memory maps stay on disk.
@@ -137,10 +153,6 @@ class KMeansClusterer(ClusterMixin, BaseEstimator):
             k, k_scores = estimate_n_clusters(X, random_state=rng)
         else:
             k = check_n_clusters(self.n_clusters, X.shape[0], minimum=1)
-        for name in ("n_init", "max_iter", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
         algorithm = self.algorithm
         if algorithm == "auto":
             if device.type == "cuda":

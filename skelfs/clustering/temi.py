@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -11,9 +12,7 @@ from sklearn.utils.validation import validate_data
 from .._utils import (
     FLOAT_DTYPES,
     atomic_fit,
-    check_int,
     check_n_clusters,
-    check_real,
     column_moments,
     draw_seed,
     limit_threads,
@@ -21,6 +20,20 @@ from .._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+)
+from .._validation import (
+    NO_VALIDATION,
+    Bool,
+    Check,
+    Flag,
+    Int,
+    NJobs,
+    Real,
+    Seed,
+    ValidatedParamsMixin,
+    check_backend,
+    check_device,
+    check_n_clusters_param,
 )
 from .estimate import estimate_n_clusters
 
@@ -100,7 +113,7 @@ def _temi_loss(s_a, s_b, t_a, t_b, prior, temp_student, temp_teacher, beta):
     return (per_head * weight).mean(-1), qt_a, qt_b
 
 
-class DeepClusterer(ClusterMixin, BaseEstimator):
+class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     """TEMI deep clustering heads trained on precomputed embeddings (ELFS's pseudo-labels).
 
     Each training step takes a mini-batch of anchor rows and, for each anchor, one
@@ -192,6 +205,30 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
     ((300,), 3)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_clusters": check_n_clusters_param(1),  # then against n_samples in fit
+        "n_heads": Int(1),
+        "n_neighbors": Int(1),
+        "epochs": Int(1, none=True),
+        "batch_size": Int(1),
+        "learning_rate": Real(0, closed="neither"),
+        "weight_decay": Real(0),
+        "warmup": Real(0, 1),
+        "teacher_momentum": Real(0, 1),
+        "temperature": Real(0, closed="neither"),
+        "prior_momentum": Real(0, 1),
+        "temi_beta": Real(0, closed="neither"),
+        "hidden_size": Int(1),
+        "projection_size": Int(1),
+        "standardize": Bool(),
+        "neighbors": NO_VALIDATION,  # checked against X by skelfs.neighbors.kneighbors
+        "knn_backend": Check(check_backend),
+        "device": Check(check_device),
+        "n_jobs": NJobs(),
+        "random_state": Seed(),
+        "verbose": Flag(),
+    }
+
     def __init__(self, n_clusters=None, *, n_heads=1, n_neighbors=50, epochs=None,
                  batch_size=256, learning_rate=1e-4, weight_decay=1e-4, warmup=0.1,
                  teacher_momentum=0.996, temperature=0.1, prior_momentum=0.9,
@@ -220,20 +257,6 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        for name in ("n_heads", "n_neighbors", "batch_size", "hidden_size",
-                     "projection_size"):
-            check_int(name, getattr(self, name), 1)
-        if self.epochs is not None:
-            check_int("epochs", self.epochs, 1)
-        check_real("learning_rate", self.learning_rate, 0, low_open=True)
-        check_real("weight_decay", self.weight_decay, 0)
-        check_real("warmup", self.warmup, 0, 1)
-        check_real("teacher_momentum", self.teacher_momentum, 0, 1)
-        check_real("temperature", self.temperature, 0, low_open=True)
-        check_real("prior_momentum", self.prior_momentum, 0, 1)
-        check_real("temi_beta", self.temi_beta, 0, low_open=True)
-
     @atomic_fit
     def fit(self, X, y=None):
         """Train the heads on ``X`` and assign every row (``y`` is ignored).
@@ -246,7 +269,7 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
 
         from ..neighbors import kneighbors
 
-        self._check_params()
+        self._validate_params()
         reject_sparse(X)
         X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         n, d = X.shape
