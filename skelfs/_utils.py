@@ -217,6 +217,23 @@ def draw_seed(random_state):
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
+def torch_generators(seed, device):
+    """Private torch generators ``(cpu, on_device)`` seeded with ``seed``.
+
+    Every random draw of a fit (initial weights, shuffling, noise, dropout, pair draws)
+    takes one of these, never the process-wide torch RNG: the same seed then gives the
+    same result while other threads fit or draw from ``torch.rand``, and the caller's RNG
+    is neither read nor advanced. Index permutations are drawn on the CPU one; tensors
+    on ``device`` use the other (the same generator when ``device`` is the CPU).
+    """
+    import torch
+
+    cpu = torch.Generator().manual_seed(int(seed))
+    if device.type == "cpu":
+        return cpu, cpu
+    return cpu, torch.Generator(device=device).manual_seed(int(seed))
+
+
 def rows_to_device(X, rows, device):
     """Rows ``rows`` (a slice or an index array) of ``X`` as a float32 tensor on ``device``.
 

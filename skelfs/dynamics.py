@@ -38,6 +38,7 @@ from ._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+    torch_generators,
 )
 from ._validation import (
     Bool,
@@ -121,16 +122,40 @@ class _RunningDynamics:
         }
 
 
-def _build_head(n_features, n_classes, hidden_layer_size, dropout):
-    import torch.nn as nn
+def _build_head(n_features, n_classes, hidden_layer_size, dropout, init_generator,
+                dropout_generator):
+    """The proxy head, on the CPU; weights from ``init_generator`` (a CPU generator).
+
+    Layers are ``nn.Linear`` with their default initialisation (weights and biases
+    uniform in ``+-1 / sqrt(fan_in)``, the same draws in the same order as
+    ``nn.Linear``'s own), drawn from ``init_generator`` rather than the global torch
+    RNG; dropout draws its masks from ``dropout_generator`` (on the training device).
+    """
+    import torch
+    from torch import nn
+
+    def linear(n_in, n_out):
+        layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+        bound = 1.0 / np.sqrt(n_in)  # what nn.Linear's kaiming_uniform_(a=sqrt(5)) gives
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=init_generator)
+            layer.bias.uniform_(-bound, bound, generator=init_generator)
+        return layer
+
+    class Dropout(nn.Module):
+        def forward(self, x):
+            if not self.training or dropout == 0:
+                return x
+            keep = torch.empty_like(x).bernoulli_(1.0 - dropout, generator=dropout_generator)
+            return x * keep / (1.0 - dropout)
 
     if hidden_layer_size is None:
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(n_features, n_classes))
+        return nn.Sequential(Dropout(), linear(n_features, n_classes))
     return nn.Sequential(
-        nn.Linear(n_features, hidden_layer_size),
+        linear(n_features, hidden_layer_size),
         nn.ReLU(),
-        nn.Dropout(dropout),
-        nn.Linear(hidden_layer_size, n_classes),
+        Dropout(),
+        linear(hidden_layer_size, n_classes),
     )
 
 
@@ -250,8 +275,6 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         -------
         self : object
         """
-        import torch
-
         self._validate_params()
         reject_sparse(X)
         X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False,
@@ -267,13 +290,11 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         n, d = X.shape
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
 
-        seed = draw_seed(self.random_state)
-        fork = [device.index or 0] if device.type == "cuda" else []
-        # A forked, seeded RNG makes init, shuffling, noise and dropout reproducible
-        # without touching the caller's global torch RNG.
-        with torch.random.fork_rng(devices=fork), limit_threads(self.n_jobs):
-            torch.manual_seed(seed)
-            stats = self._train(X, y_enc, classes.size, mean, std, device)
+        # Private generators make init, shuffling, noise and dropout reproducible, also
+        # while other threads use torch, without touching the global torch RNG.
+        generators = torch_generators(draw_seed(self.random_state), device)
+        with limit_threads(self.n_jobs):
+            stats = self._train(X, y_enc, classes.size, mean, std, device, generators)
         all_scores = stats.scores(self.epochs)
         self.all_scores_ = all_scores
         self.scores_ = all_scores[self.difficulty]
@@ -281,12 +302,14 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         self.train_accuracy_ = float(stats.prev_correct.float().mean().item())
         return self
 
-    def _train(self, X, y_enc, n_classes, mean, std, device):
+    def _train(self, X, y_enc, n_classes, mean, std, device, generators):
         """SGD on the proxy head; returns the filled running-sum accumulators."""
         import torch
 
         n, d = X.shape
-        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout).to(device)
+        cpu_gen, device_gen = generators
+        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout, cpu_gen,
+                           device_gen).to(device)
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
@@ -299,7 +322,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         head.train()
         try:
             for epoch in range(self.epochs):
-                perm = torch.randperm(n).numpy()
+                perm = torch.randperm(n, generator=cpu_gen).numpy()
                 for start in range(0, n, self.batch_size):
                     # Sorted row order reads memory maps sequentially; the batch is
                     # still a uniformly random subset.
@@ -307,7 +330,8 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     xb = rows_to_device(X, rows, device)
                     xb = (xb - mean_t) * inv_std_t
                     if self.input_noise > 0:
-                        xb = xb + self.input_noise * torch.randn(xb.shape, device=device)
+                        xb = xb + self.input_noise * torch.randn(
+                            xb.shape, device=device, generator=device_gen)
                     idx = torch.from_numpy(rows).to(device)
                     yb = y_t[idx]
                     # One log-softmax serves the loss and the recorded dynamics.

@@ -20,6 +20,7 @@ from .._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+    torch_generators,
 )
 from .._validation import (
     NO_VALIDATION,
@@ -47,13 +48,14 @@ class _MultiHead:
     matmuls, which is several times faster on CPU than a Python loop over heads.
     """
 
-    def __init__(self, n_features, n_heads, hidden, proj, n_clusters, device, dtype):
+    def __init__(self, n_features, n_heads, hidden, proj, n_clusters, device, dtype,
+                 generator):
         import torch
 
         def init(*shape):
             # DINO/TEMI initialise heads with a truncated normal of std 0.02.
             w = torch.empty(*shape, device=device, dtype=dtype)
-            torch.nn.init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04)
+            torch.nn.init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, generator=generator)
             return w
 
         H = n_heads
@@ -265,8 +267,6 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         -------
         self : object
         """
-        import torch
-
         from ..neighbors import kneighbors
 
         self._validate_params()
@@ -285,11 +285,12 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                                verbose=self.verbose)
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
         epochs = self.epochs if self.epochs is not None else _auto_epochs(n, self.batch_size)
-        seed = draw_seed(rng)
-        fork = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork), limit_threads(self.n_jobs):
-            torch.manual_seed(seed)
-            labels, losses, curve = self._train(X, nn_idx, k_clusters, epochs, mean, std, device)
+        # Private generators: the same seed gives the same labels also while other threads
+        # use torch, and the global torch RNG is left alone.
+        generators = torch_generators(draw_seed(rng), device)
+        with limit_threads(self.n_jobs):
+            labels, losses, curve = self._train(X, nn_idx, k_clusters, epochs, mean, std,
+                                                device, generators)
         best = int(np.argmin(losses))
         used, labels = np.unique(labels[best], return_inverse=True)
         self.labels_ = labels.astype(np.intp)
@@ -300,13 +301,15 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         self.n_epochs_ = epochs
         return self
 
-    def _train(self, X, nn_idx, K, epochs, mean, std, device):
+    def _train(self, X, nn_idx, K, epochs, mean, std, device, generators):
         import torch
 
         n, d = X.shape
+        cpu_gen, device_gen = generators
         dtype = torch.float32
         H = self.n_heads
-        student = _MultiHead(d, H, self.hidden_size, self.projection_size, K, device, dtype)
+        student = _MultiHead(d, H, self.hidden_size, self.projection_size, K, device, dtype,
+                             device_gen)
         for p in student.parameters():
             p.requires_grad_(True)
         teacher = student.clone_detached()
@@ -337,11 +340,11 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
 
         try:
             for epoch in range(epochs):
-                perm = torch.randperm(n).numpy()
+                perm = torch.randperm(n, generator=cpu_gen).numpy()
                 epoch_loss = torch.zeros(H, dtype=torch.float64)
                 for start in range(0, n, batch):
                     rows = np.sort(perm[start : start + batch])
-                    pick = torch.randint(nn_t.shape[1], (rows.size,))
+                    pick = torch.randint(nn_t.shape[1], (rows.size,), generator=cpu_gen)
                     partners = nn_t[torch.from_numpy(rows), pick].numpy()
                     xa, xb = load(rows), load(partners)
                     with torch.no_grad():
