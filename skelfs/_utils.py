@@ -114,21 +114,6 @@ def check_int(name, value, low):
     return int(value)
 
 
-def check_real(name, value, low, high=None, *, low_open=False, high_open=False):
-    """``value`` as a finite float in the interval ``low .. high`` (ends as stated)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}.")
-    value = float(value)
-    ok = np.isfinite(value) and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        interval = (("(" if low_open else "[") + f"{low}, "
-                    + ("inf)" if high is None else f"{high}" + (")" if high_open else "]")))
-        raise ValueError(f"{name}={value!r} is out of range: it must lie in {interval}.")
-    return value
-
-
 def check_n_clusters(n_clusters, n_samples, minimum=2, allow_none=False):
     """Validate a user-given number of clusters against the number of rows.
 

@@ -65,7 +65,3 @@ class KNNGraphSelector(BaseSelector):
             backend=self.backend, device=self.device, random_state=draw_seed(rng),
             verbose=self.verbose)
 
-
-def selector_kneighbors(selector, X, n_neighbors, rng):
-    """``selector._kneighbors(X, n_neighbors, rng)`` (kept for existing callers)."""
-    return KNNGraphSelector._kneighbors(selector, X, n_neighbors, rng)
