@@ -80,7 +80,7 @@ from common import (
 
 import skelfs
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector
-from skelfs._utils import resolve_budget, resolve_device
+from skelfs._utils import floor_count, resolve_budget, resolve_device
 
 BUDGETS = (0.01, 0.05, 0.10, 0.30)
 SEEDS = (0, 1, 2)
@@ -153,7 +153,7 @@ def reselect(sel, X, labels, scores, n_select, pruner, wanted_beta, rng):
     """The budget-dependent step of ``ELFSSelector._select`` (beta search, then pruning)."""
     if wanted_beta != "auto":
         beta, n = wanted_beta, X.shape[0]  # the selector's early feasibility check
-        pruner._check_feasible(n - int(np.floor(beta * n + 1e-9)), n_select, beta, n)
+        pruner._check_feasible(n - floor_count(beta, n), n_select, beta, n)
     idx, beta, _ = sel._prune(X, labels, scores, n_select, pruner, wanted_beta, rng)
     return np.sort(np.asarray(idx, dtype=np.intp)), float(beta)
 

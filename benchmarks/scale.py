@@ -183,10 +183,11 @@ def _rss_mb():
 
 def _build_selector(setting, n, n_jobs):
     from skelfs import DynamicsScorer, ELFSSelector, KMeansClusterer
+    from skelfs._utils import floor_count
     from skelfs.selector import MAX_AUTO_CLUSTERS
 
     kwargs = dict(SETTINGS[setting][0])
-    n_select = int(np.floor(BUDGET * n + 1e-9))
+    n_select = floor_count(BUDGET, n)
     if "clusterer" in kwargs:  # an instance keeps its own n_clusters: use the selector's rule
         params = dict(kwargs["clusterer"][1])
         params["n_clusters"] = min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, n)

@@ -77,7 +77,17 @@ def resolve_budget(budget, n_samples):
             f"budget={budget!r} is out of range: a float budget is a fraction and must lie "
             f"in (0, 1); pass an int for a number of rows."
         )
-    return max(1, int(np.floor(budget * n_samples + 1e-9)))
+    return max(1, floor_count(budget, n_samples))
+
+
+def floor_count(fraction, n):
+    """``floor(fraction * n)`` as an int, with a tolerance for float error (``0.29 * 100``
+    is 29, not 28).
+
+    The one rule for turning a fraction of rows into a count: the budget fraction and
+    the hard-end pruning ratio ``beta`` (rows dropped, per cluster or in all) both use it.
+    """
+    return int(np.floor(fraction * n + 1e-9))
 
 
 def check_beta(beta, *, allow_auto=True):
@@ -102,21 +112,6 @@ def check_int(name, value, low):
     if value < low:
         raise ValueError(f"{name}={value!r} is out of range: it must be an int >= {low}.")
     return int(value)
-
-
-def check_real(name, value, low, high=None, *, low_open=False, high_open=False):
-    """``value`` as a finite float in the interval ``low .. high`` (ends as stated)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}.")
-    value = float(value)
-    ok = np.isfinite(value) and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        interval = (("(" if low_open else "[") + f"{low}, "
-                    + ("inf)" if high is None else f"{high}" + (")" if high_open else "]")))
-        raise ValueError(f"{name}={value!r} is out of range: it must lie in {interval}.")
-    return value
 
 
 def check_n_clusters(n_clusters, n_samples, minimum=2, allow_none=False):
@@ -197,9 +192,52 @@ def limit_threads(n_jobs):
         torch.set_num_threads(previous)
 
 
-def torch_seed(random_state):
-    """Draw an int seed for torch from a sklearn-style ``random_state``."""
+def draw_seed(random_state):
+    """Draw an int seed in ``[0, 2**31 - 1)`` from a sklearn-style ``random_state``.
+
+    A RandomState instance advances by one draw (so successive calls give a stream of
+    seeds for sub-components, torch, scikit-learn or faiss alike); an int or None is
+    turned into one first.
+    """
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+def torch_generators(seed, device):
+    """Private torch generators ``(cpu, on_device)`` seeded with ``seed``.
+
+    Every random draw of a fit (initial weights, shuffling, noise, dropout, pair draws)
+    takes one of these, never the process-wide torch RNG: the same seed then gives the
+    same result while other threads fit or draw from ``torch.rand``, and the caller's RNG
+    is neither read nor advanced. Index permutations are drawn on the CPU one; tensors
+    on ``device`` use the other (the same generator when ``device`` is the CPU).
+    """
+    import torch
+
+    cpu = torch.Generator().manual_seed(int(seed))
+    if device.type == "cpu":
+        return cpu, cpu
+    return cpu, torch.Generator(device=device).manual_seed(int(seed))
+
+
+def rows_to_device(X, rows, device):
+    """Rows ``rows`` (a slice or an index array) of ``X`` as a float32 tensor on ``device``.
+
+    Only these rows are read. float16/float32 rows cross to the device as they are
+    (float16 at half the bytes) and are cast there; float64 rows are cast on the host
+    first, so they cross at half the bytes too. The values are the same either way. A
+    block that cannot back a tensor (a read-only memory map, a non-contiguous view) is
+    copied; otherwise on CPU the tensor may share memory with ``X``: do not modify it
+    in place.
+    """
+    import torch
+
+    block = X[rows]
+    if block.dtype.itemsize > 4:
+        block = block.astype(np.float32)
+    block = np.ascontiguousarray(block)
+    if not block.flags.writeable:
+        block = block.copy()
+    return torch.from_numpy(block).to(device).float()
 
 
 def resolve_device(device):

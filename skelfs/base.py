@@ -7,6 +7,8 @@ rows, label-free, and exposes which rows to label.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import TransformerTags
@@ -27,9 +29,10 @@ from ._utils import (
     resolve_budget,
     take_rows,
 )
+from ._validation import NO_VALIDATION, Seed, ValidatedParamsMixin
 
 
-class BaseSelector(BaseEstimator):
+class BaseSelector(ValidatedParamsMixin, BaseEstimator):
     """Base class for label-free row selectors.
 
     Subclasses implement ``_select(X, n_select)`` and return a dict of fitted
@@ -72,6 +75,12 @@ class BaseSelector(BaseEstimator):
            [2., 5.]])
     """
 
+    # Subclasses extend this dict with their own parameters (skelfs._validation).
+    _parameter_constraints: ClassVar[dict] = {
+        "budget": NO_VALIDATION,  # checked against the pool's size in fit (resolve_budget)
+        "random_state": Seed(),
+    }
+
     def __init__(self, budget=0.1):
         self.budget = budget
 
@@ -105,6 +114,7 @@ class BaseSelector(BaseEstimator):
         self : object
             The fitted selector.
         """
+        self._validate_params()
         X = self._validate_pool(X)
         n_select = resolve_budget(self.budget, X.shape[0])
         with limit_threads(getattr(self, "n_jobs", None)):

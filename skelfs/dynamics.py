@@ -22,7 +22,7 @@ Every score in ``all_scores_`` is oriented so that **higher = harder**:
 
 from __future__ import annotations
 
-import numbers
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -32,11 +32,25 @@ from ._utils import (
     FLOAT_DTYPES,
     atomic_fit,
     column_moments,
+    draw_seed,
     limit_threads,
     progress,
     reject_sparse,
     resolve_device,
-    torch_seed,
+    rows_to_device,
+    torch_generators,
+)
+from ._validation import (
+    Bool,
+    Check,
+    Flag,
+    Int,
+    NJobs,
+    Options,
+    Real,
+    Seed,
+    ValidatedParamsMixin,
+    check_device,
 )
 
 SCORES = ("aum", "forgetting", "el2n", "entropy", "confidence", "variability", "correctness")
@@ -108,32 +122,44 @@ class _RunningDynamics:
         }
 
 
-def _build_head(n_features, n_classes, hidden_layer_size, dropout):
-    import torch.nn as nn
+def _build_head(n_features, n_classes, hidden_layer_size, dropout, init_generator,
+                dropout_generator):
+    """The proxy head, on the CPU; weights from ``init_generator`` (a CPU generator).
+
+    Layers are ``nn.Linear`` with their default initialisation (weights and biases
+    uniform in ``+-1 / sqrt(fan_in)``, the same draws in the same order as
+    ``nn.Linear``'s own), drawn from ``init_generator`` rather than the global torch
+    RNG; dropout draws its masks from ``dropout_generator`` (on the training device).
+    """
+    import torch
+    from torch import nn
+
+    def linear(n_in, n_out):
+        layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+        bound = 1.0 / np.sqrt(n_in)  # what nn.Linear's kaiming_uniform_(a=sqrt(5)) gives
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=init_generator)
+            layer.bias.uniform_(-bound, bound, generator=init_generator)
+        return layer
+
+    class Dropout(nn.Module):
+        def forward(self, x):
+            if not self.training or dropout == 0:
+                return x
+            keep = torch.empty_like(x).bernoulli_(1.0 - dropout, generator=dropout_generator)
+            return x * keep / (1.0 - dropout)
 
     if hidden_layer_size is None:
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(n_features, n_classes))
+        return nn.Sequential(Dropout(), linear(n_features, n_classes))
     return nn.Sequential(
-        nn.Linear(n_features, hidden_layer_size),
+        linear(n_features, hidden_layer_size),
         nn.ReLU(),
-        nn.Dropout(dropout),
-        nn.Linear(hidden_layer_size, n_classes),
+        Dropout(),
+        linear(hidden_layer_size, n_classes),
     )
 
 
-def _batch_to_device(X, rows, device):
-    """Rows ``rows`` of ``X`` as a float32 tensor on ``device``.
-
-    Only this batch is gathered (in the input's dtype, so float16 crosses to a GPU at
-    half the bytes) and it is cast to float32 on the device.
-    """
-    import torch
-
-    batch = np.ascontiguousarray(X[rows])
-    return torch.from_numpy(batch).to(device).float()
-
-
-class DynamicsScorer(BaseEstimator):
+class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
     """Score row difficulty from the training dynamics of a small proxy head.
 
     Trains a linear or one-hidden-layer torch head on ``(X, pseudo_labels)`` with SGD
@@ -201,6 +227,23 @@ class DynamicsScorer(BaseEstimator):
     (100,)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "difficulty": Options(*SCORES),
+        "hidden_layer_size": Int(1, none=True, hint="None trains a linear head."),
+        "epochs": Int(1),
+        "batch_size": Int(1),
+        "learning_rate": Real(0),
+        "weight_decay": Real(0),
+        "input_noise": Real(0),
+        "dropout": Real(0, 1, closed="left"),
+        "el2n_epochs": Int(1),
+        "standardize": Bool(),
+        "device": Check(check_device),
+        "n_jobs": NJobs(),
+        "random_state": Seed(),
+        "verbose": Flag(),
+    }
+
     def __init__(self, difficulty="aum", hidden_layer_size=None, epochs=20, batch_size=256,
                  learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
                  el2n_epochs=5, standardize=True, device="auto", n_jobs=None,
@@ -220,27 +263,6 @@ class DynamicsScorer(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        if self.difficulty not in SCORES:
-            raise ValueError(f"difficulty must be one of {SCORES}, got {self.difficulty!r}.")
-        for name in ("epochs", "batch_size", "el2n_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if self.hidden_layer_size is not None and (
-            not isinstance(self.hidden_layer_size, numbers.Integral) or self.hidden_layer_size < 1
-        ):
-            raise ValueError(
-                f"hidden_layer_size must be None (linear head) or a positive int, "
-                f"got {self.hidden_layer_size!r}."
-            )
-        for name in ("learning_rate", "weight_decay", "input_noise"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative float, got {value!r}.")
-        if not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}.")
-
     @atomic_fit
     def fit(self, X, y):
         """Train the proxy head on ``(X, y)`` and compute per-row difficulty scores.
@@ -256,9 +278,7 @@ class DynamicsScorer(BaseEstimator):
         -------
         self : object
         """
-        import torch
-
-        self._check_params()
+        self._validate_params()
         reject_sparse(X)
         X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False,
                              ensure_min_samples=2)
@@ -273,13 +293,11 @@ class DynamicsScorer(BaseEstimator):
         n, d = X.shape
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
 
-        seed = torch_seed(self.random_state)
-        fork = [device.index or 0] if device.type == "cuda" else []
-        # A forked, seeded RNG makes init, shuffling, noise and dropout reproducible
-        # without touching the caller's global torch RNG.
-        with torch.random.fork_rng(devices=fork), limit_threads(self.n_jobs):
-            torch.manual_seed(seed)
-            stats = self._train(X, y_enc, classes.size, mean, std, device)
+        # Private generators make init, shuffling, noise and dropout reproducible, also
+        # while other threads use torch, without touching the global torch RNG.
+        generators = torch_generators(draw_seed(self.random_state), device)
+        with limit_threads(self.n_jobs):
+            stats = self._train(X, y_enc, classes.size, mean, std, device, generators)
         all_scores = stats.scores(self.epochs)
         self.all_scores_ = all_scores
         self.scores_ = all_scores[self.difficulty]
@@ -287,12 +305,14 @@ class DynamicsScorer(BaseEstimator):
         self.train_accuracy_ = float(stats.prev_correct.float().mean().item())
         return self
 
-    def _train(self, X, y_enc, n_classes, mean, std, device):
+    def _train(self, X, y_enc, n_classes, mean, std, device, generators):
         """SGD on the proxy head; returns the filled running-sum accumulators."""
         import torch
 
         n, d = X.shape
-        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout).to(device)
+        cpu_gen, device_gen = generators
+        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout, cpu_gen,
+                           device_gen).to(device)
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
@@ -305,15 +325,16 @@ class DynamicsScorer(BaseEstimator):
         head.train()
         try:
             for epoch in range(self.epochs):
-                perm = torch.randperm(n).numpy()
+                perm = torch.randperm(n, generator=cpu_gen).numpy()
                 for start in range(0, n, self.batch_size):
                     # Sorted row order reads memory maps sequentially; the batch is
                     # still a uniformly random subset.
                     rows = np.sort(perm[start : start + self.batch_size])
-                    xb = _batch_to_device(X, rows, device)
+                    xb = rows_to_device(X, rows, device)
                     xb = (xb - mean_t) * inv_std_t
                     if self.input_noise > 0:
-                        xb = xb + self.input_noise * torch.randn(xb.shape, device=device)
+                        xb = xb + self.input_noise * torch.randn(
+                            xb.shape, device=device, generator=device_gen)
                     idx = torch.from_numpy(rows).to(device)
                     yb = y_t[idx]
                     # One log-softmax serves the loss and the recorded dynamics.

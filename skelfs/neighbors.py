@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._utils import check_embeddings, progress, resolve_device
+from ._utils import check_embeddings, draw_seed, progress, resolve_device
 
 BACKENDS = ("auto", "exact", "faiss", "pynndescent")
 
@@ -486,7 +486,7 @@ def _faiss_candidates(X, k, block_size, random_state, verbose):
     n_lists = int(max(1, min(round(_FAISS_LISTS_PER_SQRT_N * np.sqrt(n)),
                              n // _FAISS_TRAIN_PER_LIST)))
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_lists, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = int(rng.randint(2**31 - 1))
+    index.cp.seed = draw_seed(rng)
     n_blocks = -(-n // block_size)
     bar = progress(2 * n_blocks + 1, "faiss kNN", verbose)
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._utils import floor_count
+
 # Colours: selected rows stand out, the kept-but-unselected pool recedes, the rows dropped
 # as hardest read as "removed".
 SELECTED_COLOR = "#1f77b4"
@@ -74,7 +76,7 @@ def hard_pruned_mask(selector):
     groups = np.asarray(selector.pseudo_labels_) if per_cluster else np.zeros(n, dtype=int)
     for g in np.unique(groups):
         members = np.flatnonzero(groups == g)
-        n_drop = int(np.floor(beta * members.size + 1e-9))  # as the pruner counts
+        n_drop = floor_count(beta, members.size)  # as the pruner counts
         if n_drop:
             # hardest first; equal scores: lower row index first
             order = members[np.lexsort((members, -scores[members]))]

@@ -11,11 +11,14 @@ greedy kernel coverage of the whole pool from the rows that remain
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._utils import check_beta, check_int
+from ._utils import check_beta, floor_count
+from ._validation import Check, Int, Options, Seed, ValidatedParamsMixin
 from .coverage import greedy_coverage
 
 SAMPLING_MODES = ("hard", "ccs", "coverage")
@@ -115,7 +118,7 @@ _SPLITS = {
 }
 
 
-class DoubleEndPruner(BaseEstimator):
+class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
     """Drop the hardest ``beta`` fraction, then select the budget from the rest.
 
     Parameters
@@ -157,6 +160,14 @@ class DoubleEndPruner(BaseEstimator):
     array([5, 6, 7])
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "beta": Check(check_beta),  # "auto" only for ELFSSelector's search, see select()
+        "sampling": Options(*SAMPLING_MODES),
+        "n_strata": Int(1),
+        "allocation": Options(*ALLOCATIONS, none=True),
+        "random_state": Seed(),
+    }
+
     def __init__(self, beta=0.1, sampling="ccs", n_strata=50, allocation="cover",
                  random_state=None):
         self.beta = beta
@@ -186,13 +197,8 @@ class DoubleEndPruner(BaseEstimator):
         -------
         indices : ndarray of int, shape (n_select,)
         """
+        self._validate_params()
         beta = check_beta(self.beta if beta is None else beta, allow_auto=False)
-        if self.sampling not in SAMPLING_MODES:
-            raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
-        check_int("n_strata", self.n_strata, 1)
-        if self.allocation is not None and self.allocation not in ALLOCATIONS:
-            raise ValueError(
-                f"allocation must be one of {ALLOCATIONS} or None, got {self.allocation!r}.")
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if not np.all(np.isfinite(scores)):
             raise ValueError("scores contain NaN or inf; difficulty scores must be finite.")
@@ -204,7 +210,7 @@ class DoubleEndPruner(BaseEstimator):
                 "or pass skelfs.coverage.similarity_graph(...) to select().")
         rng = check_random_state(self.random_state)
         if groups is None or self.allocation is None:
-            kept = n - int(np.floor(beta * n + 1e-9))
+            kept = n - floor_count(beta, n)
             self._check_feasible(kept, n_select, beta, n)
             if self.sampling == "coverage":
                 survivors = hardest_first(scores, rng)[n - kept:]
@@ -216,7 +222,7 @@ class DoubleEndPruner(BaseEstimator):
             raise ValueError(f"groups has {groups.shape[0]} entries for {n} scores.")
         _, group_id = np.unique(groups, return_inverse=True)
         members = [np.flatnonzero(group_id == g) for g in range(group_id.max() + 1)]
-        kept = np.array([m.size - int(np.floor(beta * m.size + 1e-9)) for m in members])
+        kept = np.array([m.size - floor_count(beta, m.size) for m in members])
         self._check_feasible(int(kept.sum()), n_select, beta, n)
         if self.sampling == "coverage":  # drop the hardest per cluster, cover globally
             survivors = np.concatenate(
@@ -229,7 +235,7 @@ class DoubleEndPruner(BaseEstimator):
     def _prune(self, scores, n_select, beta, rng):
         """Double-end pruning of one group: positions into ``scores``."""
         order = hardest_first(scores, rng)
-        rest = order[int(np.floor(beta * scores.shape[0] + 1e-9)):]
+        rest = order[floor_count(beta, scores.shape[0]):]
         if self.sampling == "hard":
             return rest[:n_select]
         return rest[stratified_sample(scores[rest], n_select, self.n_strata, rng)]

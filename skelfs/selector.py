@@ -7,6 +7,7 @@ pseudo-labels (clusterer) -> difficulty from proxy training dynamics (scorer)
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import clone
@@ -14,11 +15,20 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 
 from ._probe import probe_accuracy
-from ._utils import check_beta, check_n_clusters, progress, resolve_device
+from ._utils import check_beta, check_n_clusters, draw_seed, floor_count, progress, resolve_device
+from ._validation import (
+    NO_VALIDATION,
+    Check,
+    Flag,
+    NJobs,
+    Options,
+    Seed,
+    check_device,
+)
 from .base import BaseSelector
 from .clustering import DeepClusterer, KMeansClusterer
 from .coverage import auto_bandwidth, similarity_graph
-from .dynamics import DynamicsScorer
+from .dynamics import SCORES, DynamicsScorer
 from .neighbors import kneighbors
 from .pruning import SAMPLING_MODES, DoubleEndPruner
 
@@ -147,6 +157,26 @@ class ELFSSelector(BaseSelector):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSelector._parameter_constraints,
+        "beta": Check(check_beta),  # feasibility against the budget: _check_feasible in fit
+        # Checked once, against n_samples, when a clusterer is built from a string
+        # (_make_components), after X: a one-row X is reported as such first.
+        "n_clusters": NO_VALIDATION,
+        "clusterer": Check(lambda value: _check_component(value, "clusterer", "fit",
+                                                          CLUSTERERS)),
+        "difficulty": Options(*SCORES),
+        "scorer": Check(lambda value: _check_component(value, "scorer", "fit")),
+        "sampling": Options(*SAMPLING_MODES),
+        "pruner": Check(lambda value: _check_component(value, "pruner", "select")),
+        "feature_extractor": NO_VALIDATION,  # any transformer; cloned and fitted in fit
+        "device": Check(check_device),
+        "n_jobs": NJobs(),
+        "random_state": Seed(),
+        "verbose": Flag(),
+        "memory": Check(check_memory),  # a path, a joblib.Memory-like object or None
+    }
+
     def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
                  difficulty="aum", scorer=None, sampling="ccs", pruner=None,
                  feature_extractor=None, device="auto", n_jobs=None, random_state=0,
@@ -168,13 +198,8 @@ class ELFSSelector(BaseSelector):
 
     # -- component construction ----------------------------------------------------------
     def _make_components(self, n_samples, n_select, rng):
-        seeds = rng.randint(0, 2**31 - 1, size=3)
+        seeds = [draw_seed(rng) for _ in range(3)]  # clusterer, scorer, pruner
         if isinstance(self.clusterer, str):
-            if self.clusterer not in CLUSTERERS:
-                raise ValueError(
-                    f"clusterer must be one of {sorted(CLUSTERERS)} or an estimator with "
-                    f"fit(X) -> labels_, got {self.clusterer!r}."
-                )
             if self.n_clusters is None:
                 n_clusters = min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, n_samples)
             else:
@@ -184,24 +209,21 @@ class ELFSSelector(BaseSelector):
             if self.clusterer == "temi":  # the deep clusterer also trains with these
                 clusterer.set_params(n_jobs=self.n_jobs, verbose=self.verbose)
         else:
-            clusterer = _clone_component(self.clusterer, "clusterer", "fit", seeds[0])
+            clusterer = _clone_component(self.clusterer, seeds[0])
 
         if self.scorer is None:
             scorer = DynamicsScorer(difficulty=self.difficulty, device=self.device,
                                     random_state=seeds[1], verbose=self.verbose)
         else:
-            scorer = _clone_component(self.scorer, "scorer", "fit", seeds[1])
+            scorer = _clone_component(self.scorer, seeds[1])
 
         if self.pruner is None:
-            if self.sampling not in SAMPLING_MODES:
-                raise ValueError(
-                    f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}.")
             beta = check_beta(self.beta)
             pruner = DoubleEndPruner(beta=0.0 if beta == "auto" else beta,
                                      sampling=self.sampling, random_state=seeds[2])
             wanted_beta = beta
         else:
-            pruner = _clone_component(self.pruner, "pruner", "select", seeds[2])
+            pruner = _clone_component(self.pruner, seeds[2])
             wanted_beta = check_beta(pruner.beta)
         return clusterer, scorer, pruner, wanted_beta
 
@@ -212,7 +234,7 @@ class ELFSSelector(BaseSelector):
             X.shape[0], n_select, rng)
         if wanted_beta != "auto":
             # Fail before the expensive stages when beta and budget cannot both hold.
-            pruner._check_feasible(X.shape[0] - int(np.floor(wanted_beta * X.shape[0] + 1e-9)),
+            pruner._check_feasible(X.shape[0] - floor_count(wanted_beta, X.shape[0]),
                                    n_select, wanted_beta, X.shape[0])
         memory = check_memory(self.memory)
         Z = X
@@ -256,7 +278,7 @@ class ELFSSelector(BaseSelector):
         if getattr(pruner, "sampling", None) == "coverage":
             distances, indices = kneighbors(
                 Z, min(COVERAGE_NEIGHBORS, Z.shape[0] - 1), device=self.device,
-                random_state=rng.randint(2**31 - 1), verbose=self.verbose)
+                random_state=draw_seed(rng), verbose=self.verbose)
             similarity = similarity_graph(distances, indices, kernel="gaussian",
                                           bandwidth=auto_bandwidth(distances))
         auto_scores = {}
@@ -283,13 +305,26 @@ def _fit_stages(clusterer, scorer, Z):
     return clusterer, scorer, labels, scores
 
 
-def _clone_component(component, name, method, seed):
+def _check_component(component, name, method, shortcuts=None):
+    """A component parameter: None (built from this selector's settings; a string of
+    ``shortcuts`` where there are some) or an estimator with a ``method``."""
+    if shortcuts is not None and isinstance(component, str):
+        if component not in shortcuts:
+            raise ValueError(
+                f"{name} must be one of {sorted(shortcuts)} or an estimator with "
+                f"fit(X) -> labels_, got {component!r}."
+            )
+        return
+    if (shortcuts is None and component is None) or hasattr(component, method):
+        return
+    raise TypeError(
+        f"{name} must be a string shortcut or an estimator with a {method}() method, "
+        f"got {component!r}."
+    )
+
+
+def _clone_component(component, seed):
     """Clone a user's component; seed it from the selector if its random_state is None."""
-    if not hasattr(component, method):
-        raise TypeError(
-            f"{name} must be a string shortcut or an estimator with a {method}() method, "
-            f"got {component!r}."
-        )
     component = clone(component)
     if component.get_params(deep=False).get("random_state", 0) is None:
         component.set_params(random_state=seed)
@@ -320,8 +355,8 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
     sub_similarity = None if similarity is None else similarity[rest][:, rest]
     results = {}
     for beta in AUTO_BETAS:
-        kept = rest.size - int(np.floor(beta * rest.size + 1e-9))
-        if n_sub > kept or n_select > n - int(np.floor(beta * n + 1e-9)):
+        kept = rest.size - floor_count(beta, rest.size)
+        if n_sub > kept or n_select > n - floor_count(beta, n):
             continue  # infeasible at this budget: only feasible candidates are tried
         pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta,
                                   similarity=sub_similarity)]

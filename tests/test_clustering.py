@@ -213,9 +213,9 @@ def test_torch_kmeans_recovers_blobs_and_matches_sklearn_inertia():
 
 
 def test_torch_kmeans_is_seeded_and_streams_blocks(monkeypatch):
-    import skelfs.clustering as clustering
+    import skelfs.clustering._kernels as kernels
 
-    monkeypatch.setattr(clustering, "_ASSIGN_BLOCK", 256)  # many blocks per pass
+    monkeypatch.setattr(kernels, "_ASSIGN_BLOCK", 256)  # many blocks per pass
     X, _ = make_blobs(2000, centers=5, n_features=6, random_state=0)
     a = KMeansClusterer(5, algorithm="torch", device="cpu", random_state=1).fit(X)
     b = KMeansClusterer(5, algorithm="torch", device="cpu", random_state=1).fit(X)

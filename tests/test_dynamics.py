@@ -128,7 +128,6 @@ def test_scorer_reads_memmap_in_batches(tmp_path):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"difficulty": "loss"}, "difficulty"), ({"epochs": 0}, "epochs"),
-    ({"batch_size": 1.5}, "batch_size"),
     ({"hidden_layer_size": 0}, "hidden_layer_size"), ({"dropout": 1.0}, "dropout"),
     ({"input_noise": -1.0}, "input_noise"), ({"device": "tpu"}, "device"),
 ])
@@ -136,6 +135,14 @@ def test_bad_parameters(kwargs, match):
     X, y = blobs(30)
     with pytest.raises(ValueError, match=match):
         DynamicsScorer(**kwargs).fit(X, y)
+
+
+def test_wrong_parameter_type_is_a_type_error():
+    # A float where an int belongs is a wrong type (TypeError, as sklearn's check_scalar),
+    # no longer a ValueError: one exception type per kind of error (skelfs._validation).
+    X, y = blobs(30)
+    with pytest.raises(TypeError, match="batch_size"):
+        DynamicsScorer(batch_size=1.5).fit(X, y)
 
 
 def test_single_pseudo_label_rejected():

@@ -15,7 +15,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-import skelfs.clustering as clustering
+import skelfs.clustering.kmeans as kmeans_module
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
 from skelfs._utils import column_moments
 from skelfs.selector import _auto_beta
@@ -178,7 +178,7 @@ def test_kmeans_streams_float16_without_upcast(pool32, inputs):
 
 
 def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
-    monkeypatch.setattr(clustering, "_MINIBATCH_ABOVE", N // 2)
+    monkeypatch.setattr(kmeans_module, "_MINIBATCH_ABOVE", N // 2)
     pool32 = np.ascontiguousarray(pool32[:, :16])
     calls = []
     original = KMeansClusterer._fit_streamed

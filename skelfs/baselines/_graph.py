@@ -1,17 +1,67 @@
-"""What the kNN-graph baselines share: one neighbour search with the selector's settings."""
+"""What the kNN-graph baselines share: parameters, their checks and docs, one neighbour search.
+
+TypiClust, ProbCover, D2 and facility location all read a cosine kNN graph. They derive
+from :class:`KNNGraphSelector`, which holds the constraints of the parameters they have
+in common (``n_neighbors``, ``neighbors``, ``backend``, ``device``, ``random_state``,
+``verbose``) and runs the search with them; :func:`fill_doc` puts the shared parameter
+descriptions into their docstrings (``%(name)s`` placeholders, as imbalanced-learn's
+``Substitution`` decorator does).
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from .._utils import draw_seed
+from .._validation import NO_VALIDATION, Check, Flag, Int, Seed, check_backend, check_device
+from ..base import BaseSelector
 from ..neighbors import kneighbors
 
+#: Parameter descriptions shared by the kNN-graph baselines' docstrings.
+_SHARED_DOCS = {
+    "neighbors": """neighbors : sparse matrix, transformer or None, default=None
+        Precomputed cosine-distance kNN graph or a ``KNeighborsTransformer``-like
+        object, as in :func:`skelfs.neighbors.kneighbors`.""",
+    "backend": """backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
+        Nearest-neighbour search; see :func:`skelfs.neighbors.kneighbors`.""",
+    "device": """device : {"cpu", "auto", "cuda"} or str, default="cpu"
+        Where the exact search runs.""",
+}
 
-def selector_kneighbors(selector, X, n_neighbors, rng):
-    """Cosine kNN of ``X`` with ``selector``'s ``neighbors``/``backend``/``device``/``verbose``.
 
-    ``n_neighbors`` is clipped to ``n_samples - 1`` so that tiny pools still work, and the
-    approximate backends are seeded from ``rng``.
+def fill_doc(cls):
+    """Class decorator: replace ``%(neighbors)s``, ``%(backend)s``, ``%(device)s`` in the
+    docstring with the shared parameter descriptions."""
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__ % _SHARED_DOCS
+    return cls
+
+
+class KNNGraphSelector(BaseSelector):
+    """Base of the selectors that read a cosine kNN graph of the pool (not public API).
+
+    Subclasses define ``__init__`` with the shared parameters they take and extend
+    ``_parameter_constraints``; :meth:`_kneighbors` searches with their settings.
     """
-    return kneighbors(
-        X, min(n_neighbors, X.shape[0] - 1), neighbors=selector.neighbors,
-        backend=selector.backend, device=selector.device,
-        random_state=rng.randint(2**31 - 1), verbose=selector.verbose)
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSelector._parameter_constraints,
+        "n_neighbors": Int(1),  # clipped to n_samples - 1 at search time
+        "neighbors": NO_VALIDATION,  # checked against X by skelfs.neighbors.kneighbors
+        "backend": Check(check_backend),
+        "device": Check(check_device),
+        "random_state": Seed(),
+        "verbose": Flag(),
+    }
+
+    def _kneighbors(self, X, n_neighbors, rng):
+        """Cosine kNN of ``X`` with this selector's ``neighbors``/``backend``/``device``.
+
+        ``n_neighbors`` is clipped to ``n_samples - 1`` so that tiny pools still work, and
+        the approximate backends are seeded from ``rng``.
+        """
+        return kneighbors(
+            X, min(n_neighbors, X.shape[0] - 1), neighbors=getattr(self, "neighbors", None),
+            backend=self.backend, device=self.device, random_state=draw_seed(rng),
+            verbose=self.verbose)
+

@@ -10,20 +10,21 @@ Label-free, the initial difficulty is prototypicality or any per-row score the u
 from __future__ import annotations
 
 import heapq
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 
-from .._utils import check_int, check_n_clusters, check_real, progress
-from ..base import BaseSelector
+from .._utils import check_n_clusters, progress
+from .._validation import NO_VALIDATION, Int, Real, check_n_clusters_param
 from ..clustering import KMeansClusterer
-from ..neighbors import _check_backend
-from ._graph import selector_kneighbors
+from ._graph import KNNGraphSelector, fill_doc
 from .prototypicality import distance_to_own_centroid
 
 
-class D2Selector(BaseSelector):
+@fill_doc
+class D2Selector(KNNGraphSelector):
     """Select rows by D2 pruning: forward message passing, then a greedy reverse update.
 
     Definitions (``d_ij`` = cosine distance ``1 - cos(x_i, x_j)``, in ``[0, 2]``;
@@ -63,13 +64,9 @@ class D2Selector(BaseSelector):
     n_clusters : int or None, default=None
         k-means clusters for ``scores="prototypicality"`` (None: estimated, see
         :class:`~skelfs.KMeansClusterer`).
-    neighbors : sparse matrix, transformer or None, default=None
-        Precomputed cosine-distance kNN graph or a ``KNeighborsTransformer``-like
-        object, as in :func:`skelfs.neighbors.kneighbors`.
-    backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
-        Nearest-neighbour search; see :func:`skelfs.neighbors.kneighbors`.
-    device : {"cpu", "auto", "cuda"} or str, default="cpu"
-        Where the exact search runs.
+    %(neighbors)s
+    %(backend)s
+    %(device)s
     random_state : int, RandomState instance or None, default=0
         Seeds k-means and the approximate kNN backends.
     verbose : int, default=0
@@ -98,6 +95,15 @@ class D2Selector(BaseSelector):
     [2, 0]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **KNNGraphSelector._parameter_constraints,
+        "scores": NO_VALIDATION,  # "prototypicality" or one score per row: _user_scores
+        "n_neighbors": Int(1),
+        "gamma_f": Real(0),
+        "gamma_r": Real(0),
+        "n_clusters": check_n_clusters_param(1),  # then against n_samples in _select
+    }
+
     def __init__(self, budget=0.1, *, scores="prototypicality", n_neighbors=10, gamma_f=1.0,
                  gamma_r=0.1, n_clusters=None, neighbors=None, backend="auto", device="cpu",
                  random_state=0, verbose=0):
@@ -115,11 +121,9 @@ class D2Selector(BaseSelector):
 
     def _select(self, X, n_select):
         n = X.shape[0]
-        n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
-        gamma_f = check_real("gamma_f", self.gamma_f, 0.0)
-        gamma_r = check_real("gamma_r", self.gamma_r, 0.0)
+        n_neighbors, gamma_f = int(self.n_neighbors), float(self.gamma_f)
+        gamma_r = float(self.gamma_r)
         n_clusters = check_n_clusters(self.n_clusters, n, minimum=1, allow_none=True)
-        _check_backend(self.backend)
         scores = self._user_scores(n)
         rng = check_random_state(self.random_state)
 
@@ -128,7 +132,7 @@ class D2Selector(BaseSelector):
             km = KMeansClusterer(n_clusters=n_clusters, random_state=rng).fit(X)
             labels = km.labels_
             scores = distance_to_own_centroid(X, labels, km.cluster_centers_)
-        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
+        distances, indices = self._kneighbors(X, n_neighbors, rng)
         distances = distances.astype(np.float64)
 
         passed = scores + (np.exp(-gamma_f * distances) * scores[indices]).sum(axis=1)

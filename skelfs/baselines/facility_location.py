@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from sklearn.utils import check_random_state
 
-from .._utils import check_int
-from ..base import BaseSelector
 from ..coverage import greedy_coverage, similarity_graph
-from ..neighbors import _check_backend
-from ._graph import selector_kneighbors
+from ._graph import KNNGraphSelector, fill_doc
 
 
-class FacilityLocationSelector(BaseSelector):
+@fill_doc
+class FacilityLocationSelector(KNNGraphSelector):
     """Select rows that greedily maximise the facility-location objective.
 
     Definitions:
@@ -43,13 +41,9 @@ class FacilityLocationSelector(BaseSelector):
         Rows to select: an int count, or a float fraction in (0, 1).
     n_neighbors : int, default=20
         Neighbours per row in the similarity graph; clipped to ``n_samples - 1``.
-    neighbors : sparse matrix, transformer or None, default=None
-        Precomputed cosine-distance kNN graph or a ``KNeighborsTransformer``-like
-        object, as in :func:`skelfs.neighbors.kneighbors`.
-    backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
-        Nearest-neighbour search; see :func:`skelfs.neighbors.kneighbors`.
-    device : {"cpu", "auto", "cuda"} or str, default="cpu"
-        Where the exact search runs.
+    %(neighbors)s
+    %(backend)s
+    %(device)s
     random_state : int, RandomState instance or None, default=0
         Seeds the approximate kNN backends (the greedy itself is deterministic).
     verbose : int, default=0
@@ -87,10 +81,8 @@ class FacilityLocationSelector(BaseSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
-        _check_backend(self.backend)
         rng = check_random_state(self.random_state)
-        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
+        distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
         sim = similarity_graph(distances, indices, kernel="cosine")
         ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose,
                                                  desc="facility location greedy")

@@ -7,10 +7,13 @@ centre, updated with one streamed pass over X per pick: never O(budget x n).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .._utils import progress
+from .._validation import Flag, Int
 from ..base import BaseSelector
 
 
@@ -47,6 +50,12 @@ class KCenterGreedySelector(BaseSelector):
     >>> KCenterGreedySelector(budget=2, random_state=0).fit(X).get_support(indices=True)
     array([0, 3])
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSelector._parameter_constraints,
+        "block_size": Int(1),
+        "verbose": Flag(),
+    }
 
     def __init__(self, budget=0.1, *, block_size=65536, random_state=0, verbose=0):
         self.budget = budget

@@ -11,18 +11,17 @@ memory is ``O(n_samples * n_neighbors)``.
 
 from __future__ import annotations
 
-from numbers import Real
+from typing import ClassVar
 
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, check_real
-from ..base import BaseSelector
+from .._validation import Real
 from ..coverage import auto_bandwidth, greedy_coverage, similarity_graph
-from ..neighbors import _check_backend
-from ._graph import selector_kneighbors
+from ._graph import KNNGraphSelector, fill_doc
 
 
-class MaxHerdingSelector(BaseSelector):
+@fill_doc
+class MaxHerdingSelector(KNNGraphSelector):
     """Select rows that greedily maximise Gaussian-kernel coverage (MaxHerding).
 
     Definitions (``d`` = cosine distance ``1 - cos``):
@@ -44,15 +43,11 @@ class MaxHerdingSelector(BaseSelector):
     bandwidth : float or "auto", default="auto"
         Width of the kernel, in cosine-distance units. ``"auto"``: the median distance
         to the ``n_neighbors``-th neighbour divided by 4
-        (:func:`skelfs.coverage.auto_bandwidth`), so the kernel has decayed to about 2%
+        (:func:`skelfs.coverage.auto_bandwidth`), so the kernel has decayed to about 2%%
         where the graph stops and the truncation drops little of it.
-    neighbors : sparse matrix, transformer or None, default=None
-        Precomputed cosine-distance kNN graph or a ``KNeighborsTransformer``-like
-        object, as in :func:`skelfs.neighbors.kneighbors`.
-    backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
-        Nearest-neighbour search; see :func:`skelfs.neighbors.kneighbors`.
-    device : {"cpu", "auto", "cuda"} or str, default="cpu"
-        Where the exact search runs.
+    %(neighbors)s
+    %(backend)s
+    %(device)s
     random_state : int, RandomState instance or None, default=0
         Seeds the approximate kNN backends (the greedy itself is deterministic).
     verbose : int, default=0
@@ -81,6 +76,11 @@ class MaxHerdingSelector(BaseSelector):
     [1, 4]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **KNNGraphSelector._parameter_constraints,
+        "bandwidth": Real(0.0, closed="neither", options=("auto",)),
+    }
+
     def __init__(self, budget=0.1, *, n_neighbors=20, bandwidth="auto", neighbors=None,
                  backend="auto", device="cpu", random_state=0, verbose=0):
         self.budget = budget
@@ -93,17 +93,10 @@ class MaxHerdingSelector(BaseSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
-        auto = isinstance(self.bandwidth, str) and self.bandwidth == "auto"
-        if not auto:
-            if isinstance(self.bandwidth, (str, bool)) or not isinstance(self.bandwidth, Real):
-                raise TypeError(
-                    f'bandwidth must be "auto" or a positive float, got {self.bandwidth!r}.')
-            check_real("bandwidth", self.bandwidth, 0.0, low_open=True)
-        _check_backend(self.backend)
         rng = check_random_state(self.random_state)
-        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
-        bandwidth = auto_bandwidth(distances) if auto else float(self.bandwidth)
+        distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
+        bandwidth = (auto_bandwidth(distances) if self.bandwidth == "auto"
+                     else float(self.bandwidth))
         sim = similarity_graph(distances, indices, kernel="gaussian", bandwidth=bandwidth)
         ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose,
                                                  desc="MaxHerding greedy")

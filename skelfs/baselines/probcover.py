@@ -9,16 +9,16 @@ row is ever skipped: once everything is covered the budget is filled at random.
 from __future__ import annotations
 
 import heapq
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, check_n_clusters, check_real, progress
-from ..base import BaseSelector
+from .._utils import check_n_clusters, progress
+from .._validation import Int, Real, check_n_clusters_param
 from ..clustering import KMeansClusterer
-from ..neighbors import _check_backend
-from ._graph import selector_kneighbors
+from ._graph import KNNGraphSelector, fill_doc
 
 
 def ball_purity(distances, indices, labels, delta):
@@ -40,7 +40,8 @@ def _first_impure_distance(distances, indices, labels):
     return np.where(impure, distances, np.inf).min(axis=1)
 
 
-class ProbCoverSelector(BaseSelector):
+@fill_doc
+class ProbCoverSelector(KNNGraphSelector):
     """Select rows whose delta-balls cover the most rows, greedily (ProbCover).
 
     Definitions (``d`` = cosine distance ``1 - cos``, in ``[0, 2]``):
@@ -79,13 +80,9 @@ class ProbCoverSelector(BaseSelector):
         :class:`~skelfs.KMeansClusterer`). Unused when ``delta`` is given.
     purity_threshold : float, default=0.95
         Purity the chosen delta must reach, in (0, 1].
-    neighbors : sparse matrix, transformer or None, default=None
-        Precomputed cosine-distance kNN graph or a ``KNeighborsTransformer``-like
-        object, as in :func:`skelfs.neighbors.kneighbors`.
-    backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
-        Nearest-neighbour search; see :func:`skelfs.neighbors.kneighbors`.
-    device : {"cpu", "auto", "cuda"} or str, default="cpu"
-        Where the exact search runs.
+    %(neighbors)s
+    %(backend)s
+    %(device)s
     random_state : int, RandomState instance or None, default=0
         Seeds k-means, the random fill and the approximate kNN backends.
     verbose : int, default=0
@@ -118,6 +115,14 @@ class ProbCoverSelector(BaseSelector):
     ([2, 5], 1.0)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **KNNGraphSelector._parameter_constraints,
+        "delta": Real(0, none=True),
+        "n_neighbors": Int(1),
+        "n_clusters": check_n_clusters_param(1),  # then against n_samples in _select
+        "purity_threshold": Real(0, 1, closed="right"),
+    }
+
     def __init__(self, budget=0.1, *, delta=None, n_neighbors=50, n_clusters=None,
                  purity_threshold=0.95, neighbors=None, backend="auto", device="cpu",
                  random_state=0, verbose=0):
@@ -134,15 +139,12 @@ class ProbCoverSelector(BaseSelector):
 
     def _select(self, X, n_select):
         n = X.shape[0]
-        delta = None if self.delta is None else check_real("delta", self.delta, 0.0)
-        n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
-        threshold = check_real("purity_threshold", self.purity_threshold, 0.0, 1.0,
-                                low_open=True)
+        delta = None if self.delta is None else float(self.delta)
+        n_neighbors, threshold = int(self.n_neighbors), float(self.purity_threshold)
         n_clusters = check_n_clusters(self.n_clusters, n, minimum=1, allow_none=True)
-        _check_backend(self.backend)
         rng = check_random_state(self.random_state)
 
-        distances, indices = selector_kneighbors(self, X, n_neighbors, rng)
+        distances, indices = self._kneighbors(X, n_neighbors, rng)
         labels = purity = None
         if delta is None:
             labels = KMeansClusterer(n_clusters=n_clusters, random_state=rng).fit(X).labels_

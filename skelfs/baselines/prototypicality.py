@@ -6,9 +6,12 @@ cluster, in the input space. Far from the centroid = hard (atypical), close = ea
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import Options, check_n_clusters_param
 from ..base import BaseSelector
 from ..clustering import KMeansClusterer
 
@@ -61,6 +64,12 @@ class PrototypicalitySelector(BaseSelector):
     10
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSelector._parameter_constraints,
+        "end": Options("hard", "easy", text='"hard" or "easy"'),
+        "n_clusters": check_n_clusters_param(1),  # then against n_samples by KMeansClusterer
+    }
+
     def __init__(self, budget=0.1, *, end="hard", n_clusters=None, random_state=0):
         self.budget = budget
         self.end = end
@@ -68,8 +77,6 @@ class PrototypicalitySelector(BaseSelector):
         self.random_state = random_state
 
     def _select(self, X, n_select):
-        if self.end not in ("hard", "easy"):
-            raise ValueError(f'end must be "hard" or "easy", got {self.end!r}.')
         rng = check_random_state(self.random_state)
         km = KMeansClusterer(n_clusters=self.n_clusters, random_state=rng).fit(X)
         scores = distance_to_own_centroid(X, km.labels_, km.cluster_centers_)

@@ -6,24 +6,28 @@ in that cluster are closest. The original is an active-learning strategy that co
 already labelled rows per cluster; label-free there are none, so every cluster starts
 at zero.
 
-This module also holds the small parameter checks shared by the graph baselines
-(ProbCover, D2, facility location).
+The parameters it shares with the graph baselines (ProbCover, D2, facility location)
+are checked and documented in ``_graph.KNNGraphSelector``.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._utils import check_int, progress
-from ..base import BaseSelector
+from .._utils import draw_seed, progress
+from .._validation import Int
 from ..clustering import KMeansClusterer
-from ..neighbors import _check_backend, kneighbors
+from ..neighbors import kneighbors
+from ._graph import KNNGraphSelector, fill_doc
 
 # ------------------------------------------------------------------------- selector
 
 
-class TypiClustSelector(BaseSelector):
+@fill_doc
+class TypiClustSelector(KNNGraphSelector):
     """Select the most typical row of each of the largest k-means clusters (TypiClust).
 
     1. k-means (:class:`~skelfs.KMeansClusterer`, on ``X`` as given) with
@@ -68,8 +72,7 @@ class TypiClustSelector(BaseSelector):
         Clusters of this size or smaller are dropped (see step 3); 0 keeps all.
     backend : {"auto", "exact", "faiss", "pynndescent"}, default="auto"
         Nearest-neighbour search inside each cluster; see :func:`skelfs.neighbors.kneighbors`.
-    device : {"cpu", "auto", "cuda"} or str, default="cpu"
-        Where the exact search runs.
+    %(device)s
     random_state : int, RandomState instance or None, default=0
         Seeds k-means (and the approximate kNN backends).
     verbose : int, default=0
@@ -99,6 +102,13 @@ class TypiClustSelector(BaseSelector):
     3
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **KNNGraphSelector._parameter_constraints,
+        "n_neighbors": Int(1),  # clipped to |C| - 1 per cluster
+        "max_clusters": Int(1),
+        "min_cluster_size": Int(0),
+    }
+
     def __init__(self, budget=0.1, *, n_neighbors=20, max_clusters=500, min_cluster_size=5,
                  backend="auto", device="cpu", random_state=0, verbose=0):
         self.budget = budget
@@ -111,10 +121,8 @@ class TypiClustSelector(BaseSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        n_neighbors = check_int("n_neighbors", self.n_neighbors, 1)
-        max_clusters = check_int("max_clusters", self.max_clusters, 1)
-        min_cluster_size = check_int("min_cluster_size", self.min_cluster_size, 0)
-        _check_backend(self.backend)
+        n_neighbors = int(self.n_neighbors)
+        max_clusters, min_cluster_size = int(self.max_clusters), int(self.min_cluster_size)
         rng = check_random_state(self.random_state)
 
         km = KMeansClusterer(n_clusters=min(n_select, max_clusters), random_state=rng).fit(X)
@@ -160,7 +168,7 @@ class TypiClustSelector(BaseSelector):
                     k = min(n_neighbors, members.size - 1)
                     dist, _ = kneighbors(X[members], k, backend=self.backend,
                                          device=self.device,
-                                         random_state=rng.randint(2**31 - 1))
+                                         random_state=draw_seed(rng))
                     mean_dist[members] = dist.mean(axis=1, dtype=np.float64)
                 bar.update()
         finally:

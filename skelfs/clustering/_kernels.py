@@ -1,0 +1,128 @@
+"""Lloyd k-means kernels: k-means++ seeding and Lloyd passes in torch, block assignment in NumPy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._utils import rows_to_device
+
+# The streamed mini-batch path stops once a pass over the data lowers the inertia
+# (sum of squared distances to the nearest centre) by less than this fraction.
+_STREAM_TOL = 1e-3
+# Rows per block when the streamed path assigns labels (bounds its working memory).
+_ASSIGN_BLOCK = 4096
+
+
+def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size):
+    """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
+    rng = np.random.RandomState(seed)
+    n = X.shape[0]
+    sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
+    S = rows_to_device(X, sample, device)
+    best = None
+    for _ in range(n_init):
+        centers = _kmeans_plus_plus(S, k, rng)
+        centers, _, inertia, _ = _lloyd_passes([S], centers, max_iter)
+        if best is None or inertia < best[1]:
+            best = (centers, inertia)
+    blocks = _device_blocks(X, device)
+    centers, labels, _, n_iter = _lloyd_passes(blocks, best[0], max_iter)
+    return centers.cpu().numpy(), labels, n_iter
+
+
+def _device_blocks(X, device):
+    """``X`` as a list of float32 blocks on ``device`` (resident) or a re-readable stream."""
+    import torch
+
+    starts = range(0, X.shape[0], _ASSIGN_BLOCK)
+    to_dev = lambda s: rows_to_device(X, slice(s, s + _ASSIGN_BLOCK), device)  # noqa: E731
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if 4 * X.shape[0] * X.shape[1] < free // 4:  # copy once, reuse every pass
+            return [to_dev(s) for s in starts]
+
+    class _Stream:  # each pass reads (and casts) the blocks again; X is never copied whole
+        def __iter__(self):
+            return (to_dev(s) for s in starts)
+
+    return _Stream()
+
+
+def _kmeans_plus_plus(S, k, rng):
+    """k-means++ seeding with ``2 + log k`` candidates per step (as scikit-learn)."""
+    import torch
+
+    m = S.shape[0]
+    n_trials = 2 + int(np.log(k))
+    sq = (S * S).sum(dim=1)
+
+    def sq_dist(C):  # (m, c) squared distances, clamped at 0 against rounding
+        return (sq[:, None] - 2.0 * S @ C.T + (C * C).sum(dim=1)[None, :]).clamp_min_(0.0)
+
+    centers = [S[rng.randint(m)]]
+    closest = sq_dist(centers[0][None, :])[:, 0]
+    for _ in range(1, k):
+        total = float(closest.sum())
+        if total <= 0.0:  # fewer distinct rows than clusters: any row will do
+            cand = rng.randint(m, size=n_trials)
+        else:
+            probs = (closest / total).double().cpu().numpy()
+            cand = rng.choice(m, size=n_trials, p=probs / probs.sum())
+        cand_d = torch.minimum(closest[:, None], sq_dist(S[cand]))
+        j = int(cand_d.sum(dim=0).argmin())
+        centers.append(S[cand[j]])
+        closest = cand_d[:, j]
+    return torch.stack(centers)
+
+
+def _lloyd_passes(blocks, centers, max_iter):
+    """Assign / update until a pass lowers the inertia by less than ``_STREAM_TOL``.
+
+    Returns the centres the final labels were assigned to, those labels (numpy), the
+    inertia and the number of passes.
+    """
+    import torch
+
+    labels, inertia = None, math.inf
+    for n_iter in range(1, max_iter + 1):
+        sums = torch.zeros_like(centers)
+        counts = torch.zeros(centers.shape[0], dtype=centers.dtype, device=centers.device)
+        half_sq = 0.5 * (centers * centers).sum(dim=1)
+        # Summed on the device: one host sync per pass, not one per block.
+        parts, total = [], torch.zeros((), dtype=torch.float64, device=centers.device)
+        for block in blocks:
+            dist = half_sq[None, :] - block @ centers.T
+            best_d, best = dist.min(dim=1)
+            total += 2.0 * best_d.double().sum() + (block * block).double().sum()
+            sums.index_add_(0, best, block)
+            counts.index_add_(0, best, torch.ones_like(best_d))
+            parts.append(best)
+        previous, inertia = inertia, float(total)
+        labels = torch.cat(parts)
+        converged = previous < math.inf and previous - inertia <= _STREAM_TOL * previous
+        if converged or n_iter == max_iter:
+            break
+        filled = counts > 0
+        centers = torch.where(filled[:, None], sums / counts.clamp_min(1.0)[:, None], centers)
+    return centers, labels.cpu().numpy(), inertia, n_iter
+
+
+def _assign_blocks(X, centers):
+    """Nearest centre of every row of ``X`` and the total squared distance, by blocks."""
+    centers = np.asarray(centers, dtype=np.float32)
+    half_sq_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    inertia = 0.0
+    for start in range(0, X.shape[0], _ASSIGN_BLOCK):
+        block = np.ascontiguousarray(X[start:start + _ASSIGN_BLOCK], dtype=np.float32)
+        # argmin ||x - c||^2 = argmin (|c|^2 / 2 - x.c); the row's |x|^2 is added back for
+        # the inertia only.
+        dist = block @ centers.T
+        np.subtract(half_sq_norms, dist, out=dist)
+        best = dist.argmin(axis=1)
+        labels[start:start + block.shape[0]] = best
+        inertia += float(2.0 * dist[np.arange(best.size), best].sum(dtype=np.float64)
+                         + np.einsum("ij,ij->", block, block, dtype=np.float64))
+    return labels, inertia
