@@ -340,8 +340,12 @@ def main(argv=None):
             key = (r["dataset"], r["seed"], r["budget"], r["method"])
             probes_done.setdefault(key, set()).add(r["probe"])
         done = {k for k, v in probes_done.items() if v >= set(probes_for(k[0], args.probes))}
+        # Rows of a selection this run will redo are dropped (it writes them anew); rows
+        # outside this run's grid are kept whatever probes they have.
+        redo = {k for k in probes_done if k not in done and k[0] in args.datasets
+                and k[1] in args.seeds and k[2] in budgets and k[3] in args.methods}
         results = [r for r in results
-                   if (r["dataset"], r["seed"], r["budget"], r["method"]) in done]
+                   if (r["dataset"], r["seed"], r["budget"], r["method"]) not in redo]
         log(f"--resume: {len(done)} selections already in {args.out_csv}")
     t_start = time.perf_counter()
     log(f"skelfs from {Path(skelfs.__file__).parent}; max_pool={args.max_pool or 'none'}")
