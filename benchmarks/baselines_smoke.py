@@ -39,8 +39,9 @@ def main():
         rows = selector.fit(X).get_support(indices=True)
         secs = time.perf_counter() - t0
         acc = LogisticRegression(C=1.0, max_iter=1000).fit(X[rows], y[rows]).score(X_test, y_test)
-        print(f"  {name:22s} n={rows.size:5d}  accuracy {100 * acc:5.1f}  {secs:6.1f} s",
-              flush=True)
+        print(
+            f"  {name:22s} n={rows.size:5d}  accuracy {100 * acc:5.1f}  {secs:6.1f} s", flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,7 @@ from common import DATA_DIR, DATASETS, fmt_mean_std, load_dataset, log
 
 from skelfs import DeepClusterer, KMeansClusterer, estimate_n_clusters
 
-CLUSTER_FIELDS = ("dataset", "clusterer", "seed", "n_clusters", "accuracy", "nmi",
-                  "seconds")
+CLUSTER_FIELDS = ("dataset", "clusterer", "seed", "n_clusters", "accuracy", "nmi", "seconds")
 
 
 def clustering_accuracy(y, labels):
@@ -63,26 +62,41 @@ def cluster_rows(datasets, seeds, data_dir):
         for seed in seeds:
             t0 = time.perf_counter()
             k_est, _ = estimate_n_clusters(X, random_state=seed)
-            yield dict(dataset=ds, clusterer="estimate_n_clusters", seed=seed,
-                       n_clusters=k_est, accuracy=float("nan"), nmi=float("nan"),
-                       seconds=time.perf_counter() - t0)
+            yield dict(
+                dataset=ds,
+                clusterer="estimate_n_clusters",
+                seed=seed,
+                n_clusters=k_est,
+                accuracy=float("nan"),
+                nmi=float("nan"),
+                seconds=time.perf_counter() - t0,
+            )
             for name in ("kmeans", "temi"):
                 t0 = time.perf_counter()
                 labels = make_clusterer(name, k_true, seed).fit(X).labels_
-                yield dict(dataset=ds, clusterer=name, seed=seed, n_clusters=k_true,
-                           accuracy=clustering_accuracy(y, labels),
-                           nmi=float(normalized_mutual_info_score(y, labels)),
-                           seconds=time.perf_counter() - t0)
+                yield dict(
+                    dataset=ds,
+                    clusterer=name,
+                    seed=seed,
+                    n_clusters=k_true,
+                    accuracy=clustering_accuracy(y, labels),
+                    nmi=float(normalized_mutual_info_score(y, labels)),
+                    seconds=time.perf_counter() - t0,
+                )
 
 
 def summarize_clusters(rows):
     # Median seconds: one slow seed on a shared machine should not hide the typical cost.
-    lines = ["| dataset | true K | K estimated (per seed) | clusterer | accuracy | NMI "
-             "| seconds (median) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | true K | K estimated (per seed) | clusterer | accuracy | NMI "
+        "| seconds (median) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         sub = [r for r in rows if r["dataset"] == ds]
-        est = ", ".join(str(r["n_clusters"]) for r in sub
-                        if r["clusterer"] == "estimate_n_clusters")
+        est = ", ".join(
+            str(r["n_clusters"]) for r in sub if r["clusterer"] == "estimate_n_clusters"
+        )
         for name in ("kmeans", "temi"):
             rs = [r for r in sub if r["clusterer"] == name]
             if not rs:
@@ -90,8 +104,9 @@ def summarize_clusters(rows):
             acc = fmt_mean_std([r["accuracy"] for r in rs])
             nmi = fmt_mean_std([r["nmi"] for r in rs])
             secs = np.median([r["seconds"] for r in rs])
-            lines.append(f"| {ds} | {rs[0]['n_clusters']} | {est} | {name} | {acc} | {nmi} "
-                         f"| {secs:.1f} |")
+            lines.append(
+                f"| {ds} | {rs[0]['n_clusters']} | {est} | {name} | {acc} | {nmi} | {secs:.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -103,8 +118,12 @@ def main(argv=None):
     ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--skip-clustering", action="store_true")
     ap.add_argument("--skip-selection", action="store_true")
-    ap.add_argument("--out-csv", type=Path, default=None,
-                    help="clustering rows go here; selection rows to <stem>_selection.csv")
+    ap.add_argument(
+        "--out-csv",
+        type=Path,
+        default=None,
+        help="clustering rows go here; selection rows to <stem>_selection.csv",
+    )
     ap.add_argument("--out-md", type=Path, default=None)
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
@@ -113,32 +132,43 @@ def main(argv=None):
         rows = []
         for r in cluster_rows(args.datasets, args.seeds, args.data_dir):
             rows.append(r)
-            log(f"  {r['dataset']} seed={r['seed']} {r['clusterer']:>20s} "
-                   f"K={r['n_clusters']} acc={r['accuracy']:.3f} nmi={r['nmi']:.3f} "
-                   f"{r['seconds']:.1f}s")
+            log(
+                f"  {r['dataset']} seed={r['seed']} {r['clusterer']:>20s} "
+                f"K={r['n_clusters']} acc={r['accuracy']:.3f} nmi={r['nmi']:.3f} "
+                f"{r['seconds']:.1f}s"
+            )
         _write(args.out_csv, CLUSTER_FIELDS, rows)
         md.append("### Clustering quality (K = true class count)\n\n" + summarize_clusters(rows))
     if not args.skip_selection:
-        methods = {"random": None, "elfs_kmeans": {"clusterer": "kmeans"},
-                   "elfs_temi": {"clusterer": "temi"}}
+        methods = {
+            "random": None,
+            "elfs_kmeans": {"clusterer": "kmeans"},
+            "elfs_temi": {"clusterer": "temi"},
+        }
         rows = []
         for ds in args.datasets:
             data = load_dataset(args.data_dir, ds)
             cache = {}
             for seed in args.seeds:
                 for name, kwargs in methods.items():
-                    for r in qc.run_method(name, kwargs, data, sorted(args.budgets), seed,
-                                           cache, verify=False):
+                    for r in qc.run_method(
+                        name, kwargs, data, sorted(args.budgets), seed, cache, verify=False
+                    ):
                         r["dataset"] = ds
                         rows.append(r)
-                        log(f"  {ds} seed={seed} {name:>12s} budget={r['budget']:<5g} "
-                               f"acc={100 * r['accuracy']:.2f} K={r['n_clusters']} "
-                               f"beta={r['beta_chosen']} {r['seconds']:.1f}s")
-        sel_csv = (args.out_csv.with_name(args.out_csv.stem + "_selection.csv")
-                   if args.out_csv else None)
+                        log(
+                            f"  {ds} seed={seed} {name:>12s} budget={r['budget']:<5g} "
+                            f"acc={100 * r['accuracy']:.2f} K={r['n_clusters']} "
+                            f"beta={r['beta_chosen']} {r['seconds']:.1f}s"
+                        )
+        sel_csv = (
+            args.out_csv.with_name(args.out_csv.stem + "_selection.csv") if args.out_csv else None
+        )
         _write(sel_csv, qc.FIELDS, rows)
-        md.append("### ELFS selection quality with each clusterer\n\n"
-                  + qc.summarize([{k: r[k] for k in qc.FIELDS} for r in rows]))
+        md.append(
+            "### ELFS selection quality with each clusterer\n\n"
+            + qc.summarize([{k: r[k] for k in qc.FIELDS} for r in rows])
+        )
     text = "\n".join(md)
     print(text)
     if args.out_md:

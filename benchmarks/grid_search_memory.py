@@ -38,8 +38,9 @@ def run(X, y, memory):
 
     selector_module._fit_stages = counting
     try:
-        est = CoresetEstimator(ELFSSelector(budget=0.2, memory=memory),
-                               LogisticRegression(max_iter=300))
+        est = CoresetEstimator(
+            ELFSSelector(budget=0.2, memory=memory), LogisticRegression(max_iter=300)
+        )
         t0 = time.perf_counter()
         search = GridSearchCV(est, {"selector__beta": [0.0, 0.1, 0.2]}, cv=5).fit(X, y)
         seconds = time.perf_counter() - t0
@@ -54,14 +55,14 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--centers", type=int, default=50)
     args = ap.parse_args(argv)
-    X, y = make_blobs(args.n, centers=args.centers, n_features=args.dim, cluster_std=4.0,
-                      random_state=0)
+    X, y = make_blobs(
+        args.n, centers=args.centers, n_features=args.dim, cluster_std=4.0, random_state=0
+    )
     X = X.astype(np.float32)
     fits_plain, secs_plain, plain = run(X, y, None)
     with tempfile.TemporaryDirectory() as cache:
         fits_mem, secs_mem, cached = run(X, y, cache)
-    same = np.allclose(plain.cv_results_["mean_test_score"],
-                       cached.cv_results_["mean_test_score"])
+    same = np.allclose(plain.cv_results_["mean_test_score"], cached.cv_results_["mean_test_score"])
     print(f"{args.n} x {args.dim}, 5 folds x 3 betas + refit")
     print("| memory | stage fits | seconds |\n|---|---|---|")
     print(f"| None | {fits_plain} | {secs_plain:.1f} |")

@@ -56,12 +56,11 @@ def make_embeddings(n, d, n_clusters, kind, latent_dim, seed):
     else:
         # Unit-norm centres; per cluster a latent subspace of spread ~1.2 and 0.3 of noise.
         centres = (rng.standard_normal((n_clusters, d)) / np.sqrt(d)).astype(np.float32)
-        bases = (rng.standard_normal((n_clusters, latent_dim, d)) / np.sqrt(d)).astype(
-            np.float32)
+        bases = (rng.standard_normal((n_clusters, latent_dim, d)) / np.sqrt(d)).astype(np.float32)
     labels = rng.randint(n_clusters, size=n)
     X = np.empty((n, d), dtype=np.float32)
     for s in range(0, n, 8192):
-        lab = labels[s:s + 8192]
+        lab = labels[s : s + 8192]
         noise = rng.standard_normal((lab.size, d)).astype(np.float32)
         if kind == "blobs":
             block = centres[lab] + noise
@@ -71,7 +70,7 @@ def make_embeddings(n, d, n_clusters, kind, latent_dim, seed):
             for c in np.unique(lab):
                 block[lab == c] += z[lab == c] @ bases[c]
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        X[s:s + lab.size] = block
+        X[s : s + lab.size] = block
     return X
 
 
@@ -89,40 +88,52 @@ def main():
     parser.add_argument("--kind", choices=["blobs", "lowrank"], nargs="+", default=["lowrank"])
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--backends", nargs="+", default=["exact", "faiss", "pynndescent"])
-    parser.add_argument("--exact-max-n", type=int, default=60_000,
-                        help="skip the full exact search above this n (it grows as n^2)")
+    parser.add_argument(
+        "--exact-max-n",
+        type=int,
+        default=60_000,
+        help="skip the full exact search above this n (it grows as n^2)",
+    )
     parser.add_argument("--n-queries", type=int, default=2000)
     parser.add_argument("--block-size", type=int, default=4096)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    print(f"# {platform.processor() or platform.machine()}, torch threads "
-          f"{torch.get_num_threads()}, d={args.d}, k={args.k}")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch threads "
+        f"{torch.get_num_threads()}, d={args.d}, k={args.k}"
+    )
     if "pynndescent" in args.backends:
         # Numba compiles on the first call; time it apart from the search.
         t = time.perf_counter()
-        kneighbors(np.random.RandomState(0).standard_normal((500, 16)), 5,
-                   backend="pynndescent", random_state=0)
-        print(f"# pynndescent first-call (numba compile) overhead: "
-              f"{time.perf_counter() - t:.1f} s")
+        kneighbors(
+            np.random.RandomState(0).standard_normal((500, 16)),
+            5,
+            backend="pynndescent",
+            random_state=0,
+        )
+        print(f"# pynndescent first-call (numba compile) overhead: {time.perf_counter() - t:.1f} s")
     print("kind,n,backend,seconds,recall_at_k,peak_rss_gb")
     for kind in args.kind:
         for n in args.n:
             X = make_embeddings(n, args.d, args.clusters, kind, args.latent_dim, args.seed)
             rng = np.random.RandomState(args.seed + 1)
             queries = np.sort(rng.choice(n, min(n, args.n_queries), replace=False))
-            _, truth = _exact_search_rows(X, queries, args.k, args.block_size,
-                                          torch.device("cpu"))
+            _, truth = _exact_search_rows(X, queries, args.k, args.block_size, torch.device("cpu"))
             for backend in args.backends:
                 if backend == "exact" and n > args.exact_max_n:
                     continue
                 t = time.perf_counter()
-                _, idx = kneighbors(X, args.k, backend=backend, block_size=args.block_size,
-                                    random_state=args.seed)
+                _, idx = kneighbors(
+                    X, args.k, backend=backend, block_size=args.block_size, random_state=args.seed
+                )
                 seconds = time.perf_counter() - t
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-                print(f"{kind},{n},{backend},{seconds:.1f},"
-                      f"{recall_at_k(idx[queries], truth):.4f},{rss:.2f}", flush=True)
+                print(
+                    f"{kind},{n},{backend},{seconds:.1f},"
+                    f"{recall_at_k(idx[queries], truth):.4f},{rss:.2f}",
+                    flush=True,
+                )
             del X
 
 

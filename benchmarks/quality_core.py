@@ -84,8 +84,17 @@ from skelfs._utils import floor_count, resolve_budget, resolve_device
 
 BUDGETS = (0.01, 0.05, 0.10, 0.30)
 SEEDS = (0, 1, 2)
-FIELDS = ("dataset", "method", "budget", "seed", "n_selected", "accuracy", "seconds",
-          "beta_chosen", "n_clusters")
+FIELDS = (
+    "dataset",
+    "method",
+    "budget",
+    "seed",
+    "n_selected",
+    "accuracy",
+    "seconds",
+    "beta_chosen",
+    "n_clusters",
+)
 
 
 # -- methods ------------------------------------------------------------------------------
@@ -122,8 +131,9 @@ def build_selector(kwargs, budget, seed, n_classes, n_samples):
         elif base == "budget":
             kw["n_clusters"] = max(2, int(round(resolve_budget(budget, n_samples) * factor)))
         else:
-            raise ValueError(f'n_clusters must be an int, null, "classes[*F]" or '
-                             f'"budget[*F]", got {k!r}')
+            raise ValueError(
+                f'n_clusters must be an int, null, "classes[*F]" or "budget[*F]", got {k!r}'
+            )
     return ELFSSelector(budget=budget, random_state=seed, **kw)
 
 
@@ -180,25 +190,31 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
         # Time the budget-dependent step alone (checking that it replays the fit), so that
         # reused selections can still report the cost of a fresh fit.
         t0 = time.perf_counter()
-        rows, beta = reselect(sel, X, sel.pseudo_labels_, sel.scores_, n_select, pruner,
-                              wanted_beta, rng)
+        rows, beta = reselect(
+            sel, X, sel.pseudo_labels_, sel.scores_, n_select, pruner, wanted_beta, rng
+        )
         step_secs = time.perf_counter() - t0
         if not (np.array_equal(rows, sel.sample_indices_) and beta == sel.beta_):
             raise AssertionError("replaying the budget-dependent step does not match fit()")
-        cache[key] = dict(labels=sel.pseudo_labels_, scores=sel.scores_,
-                          n_clusters=sel.n_clusters_, secs=max(0.0, fit_secs - step_secs))
+        cache[key] = dict(
+            labels=sel.pseudo_labels_,
+            scores=sel.scores_,
+            n_clusters=sel.n_clusters_,
+            secs=max(0.0, fit_secs - step_secs),
+        )
         return sel.sample_indices_, sel.beta_, sel.n_clusters_, fit_secs
 
     hit = cache[key]
     t0 = time.perf_counter()
-    rows, beta = reselect(sel, X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta,
-                          rng)
+    rows, beta = reselect(sel, X, hit["labels"], hit["scores"], n_select, pruner, wanted_beta, rng)
     secs = hit["secs"] + time.perf_counter() - t0
     if verify:
         fresh = build_selector(kwargs, budget, seed, n_classes, X.shape[0]).fit(X)
         same = np.array_equal(fresh.sample_indices_, rows) and fresh.beta_ == beta
-        log(f"  verify-reuse budget={budget} seed={seed} {kwargs}: "
-            f"{'identical' if same else 'DIFFERENT'}")
+        log(
+            f"  verify-reuse budget={budget} seed={seed} {kwargs}: "
+            f"{'identical' if same else 'DIFFERENT'}"
+        )
         if not same:
             raise AssertionError("a reused selection differs from a fresh fit")
     return rows, beta, hit["n_clusters"], secs
@@ -214,20 +230,41 @@ def run_method(name, kwargs, data, budgets, seed, cache, *, verify):
         if name == "random":
             t0 = time.perf_counter()
             rows = np.random.RandomState(seed).choice(n, n_sel, replace=False)
-            yield dict(base, budget=b, n_selected=n_sel, seconds=time.perf_counter() - t0,
-                       beta_chosen="", n_clusters="",
-                       accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+            yield dict(
+                base,
+                budget=b,
+                n_selected=n_sel,
+                seconds=time.perf_counter() - t0,
+                beta_chosen="",
+                n_clusters="",
+                accuracy=probe_accuracy(X, y, rows, X_test, y_test),
+            )
             continue
         try:
-            rows, beta, k, secs = select_rows(kwargs, b, seed, X, int(np.unique(y).size),
-                                              cache, verify=verify)
+            rows, beta, k, secs = select_rows(
+                kwargs, b, seed, X, int(np.unique(y).size), cache, verify=verify
+            )
         except ValueError as exc:  # e.g. an explicit beta infeasible at this budget
             log(f"  {name} budget={b} seed={seed}: skipped ({exc})")
-            yield dict(base, budget=b, n_selected=0, seconds=float("nan"), beta_chosen="",
-                       n_clusters="", accuracy=float("nan"))
+            yield dict(
+                base,
+                budget=b,
+                n_selected=0,
+                seconds=float("nan"),
+                beta_chosen="",
+                n_clusters="",
+                accuracy=float("nan"),
+            )
             continue
-        yield dict(base, budget=b, n_selected=int(rows.size), seconds=secs, beta_chosen=beta,
-                   n_clusters=int(k), accuracy=probe_accuracy(X, y, rows, X_test, y_test))
+        yield dict(
+            base,
+            budget=b,
+            n_selected=int(rows.size),
+            seconds=secs,
+            beta_chosen=beta,
+            n_clusters=int(k),
+            accuracy=probe_accuracy(X, y, rows, X_test, y_test),
+        )
 
 
 # -- summary ------------------------------------------------------------------------------
@@ -242,38 +279,56 @@ def summarize(rows):
     methods = (["random"] if "random" in methods else []) + [m for m in methods if m != "random"]
     index = {(r["dataset"], r["method"], r["budget"], r["seed"]): r for r in rows}
 
-    out = ["Test accuracy (%) of a logistic probe trained on the selected rows: mean ± std "
-           "over seeds (population std). Δ random: per-seed paired difference to `random` "
-           "(same dataset, budget, seed), mean ± std. β: chosen beta(s); K: clusters; "
-           "s: seconds per selection (a fresh fit).", ""]
-    out += ["| dataset | budget | method | seeds | accuracy | Δ random | β | K | s |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "Test accuracy (%) of a logistic probe trained on the selected rows: mean ± std "
+        "over seeds (population std). Δ random: per-seed paired difference to `random` "
+        "(same dataset, budget, seed), mean ± std. β: chosen beta(s); K: clusters; "
+        "s: seconds per selection (a fresh fit).",
+        "",
+    ]
+    out += [
+        "| dataset | budget | method | seeds | accuracy | Δ random | β | K | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     wide = {}
     for ds in datasets:
         budgets = sorted({r["budget"] for r in rows if r["dataset"] == ds})
         for b in budgets:
             for m in methods:
-                cell = sorted((r for (d, mm, bb, _), r in index.items()
-                               if d == ds and mm == m and bb == b), key=lambda r: r["seed"])
+                cell = sorted(
+                    (r for (d, mm, bb, _), r in index.items() if d == ds and mm == m and bb == b),
+                    key=lambda r: r["seed"],
+                )
                 if not cell:
                     continue
                 accs = [r["accuracy"] for r in cell]
-                diffs = [r["accuracy"] - index[(ds, "random", b, r["seed"])]["accuracy"]
-                         for r in cell if (ds, "random", b, r["seed"]) in index]
+                diffs = [
+                    r["accuracy"] - index[(ds, "random", b, r["seed"])]["accuracy"]
+                    for r in cell
+                    if (ds, "random", b, r["seed"]) in index
+                ]
                 delta = fmt_mean_std(diffs) if m != "random" and diffs else ""
                 if m != "random" and diffs:
                     delta = ("+" if np.nanmean(diffs) >= 0 else "") + delta
                 betas = sorted({str(r["beta_chosen"]) for r in cell if r["beta_chosen"] != ""})
-                ks = sorted({str(r["n_clusters"]) for r in cell if r["n_clusters"] != ""},
-                            key=lambda s: float(s))
+                ks = sorted(
+                    {str(r["n_clusters"]) for r in cell if r["n_clusters"] != ""},
+                    key=lambda s: float(s),
+                )
                 secs = [r["seconds"] for r in cell]
-                out.append(f"| {ds} | {b:g} | {m} | {len(cell)} | {fmt_mean_std(accs)} | {delta} | "
-                           f"{','.join(betas)} | {','.join(ks)} | {fmt_mean_std(secs, 1.0)} |")
+                out.append(
+                    f"| {ds} | {b:g} | {m} | {len(cell)} | {fmt_mean_std(accs)} | {delta} | "
+                    f"{','.join(betas)} | {','.join(ks)} | {fmt_mean_std(secs, 1.0)} |"
+                )
                 wide[(ds, b, m)] = (fmt_mean_std(accs), delta)
     # Compact view: one row per dataset x budget, one column per method.
-    out += ["", "Compact: accuracy (Δ random) per method.", "",
-            "| dataset | budget | " + " | ".join(methods) + " |",
-            "|---|---|" + "---|" * len(methods)]
+    out += [
+        "",
+        "Compact: accuracy (Δ random) per method.",
+        "",
+        "| dataset | budget | " + " | ".join(methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
     for ds in datasets:
         for b in sorted({r["budget"] for r in rows if r["dataset"] == ds}):
             cells = []
@@ -286,26 +341,54 @@ def summarize(rows):
 
 # -- main ---------------------------------------------------------------------------------
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--budgets", nargs="+", type=float, default=list(BUDGETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    ap.add_argument("--variant", action="append", default=[], type=parse_variant,
-                    metavar="NAME=JSON", help="named ELFSSelector kwargs (repeatable)")
-    ap.add_argument("--methods", nargs="+", default=None,
-                    help="methods to run (default: random, elfs and every --variant)")
-    ap.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                    help="folder holding <dataset>/{train,test}.npz (default: ../shared/data "
-                         "relative to the repository root)")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        type=parse_variant,
+        metavar="NAME=JSON",
+        help="named ELFSSelector kwargs (repeatable)",
+    )
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="methods to run (default: random, elfs and every --variant)",
+    )
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="folder holding <dataset>/{train,test}.npz (default: ../shared/data "
+        "relative to the repository root)",
+    )
     ap.add_argument("--out-csv", type=Path, default=None)
     ap.add_argument("--out-md", type=Path, default=None)
-    ap.add_argument("--no-reuse", dest="reuse", action="store_false",
-                    help="refit the whole selector for every budget and variant")
-    ap.add_argument("--verify-reuse", action="store_true",
-                    help="also refit from scratch for each reused budget and check equality")
-    ap.add_argument("--summarize", nargs="+", type=Path, default=None, metavar="CSV",
-                    help="only rebuild the markdown summary from existing CSV files")
+    ap.add_argument(
+        "--no-reuse",
+        dest="reuse",
+        action="store_false",
+        help="refit the whole selector for every budget and variant",
+    )
+    ap.add_argument(
+        "--verify-reuse",
+        action="store_true",
+        help="also refit from scratch for each reused budget and check equality",
+    )
+    ap.add_argument(
+        "--summarize",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="only rebuild the markdown summary from existing CSV files",
+    )
     args = ap.parse_args(argv)
     # Probes on many classes with few rows each trip this sklearn heuristic; it is noise here.
     warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
@@ -337,22 +420,27 @@ def main(argv=None):
     try:
         for ds in args.datasets:
             data = load_dataset(args.data_dir, ds)
-            log(f"{ds}: train {data[0].shape}, test {data[2].shape}, "
-                f"{np.unique(data[1]).size} classes")
+            log(
+                f"{ds}: train {data[0].shape}, test {data[2].shape}, "
+                f"{np.unique(data[1]).size} classes"
+            )
             cache = {} if args.reuse else None  # fitted stages, per dataset
             for seed in args.seeds:
                 for m in methods:
-                    for r in run_method(m, known[m], data, budgets, seed, cache,
-                                        verify=args.verify_reuse):
+                    for r in run_method(
+                        m, known[m], data, budgets, seed, cache, verify=args.verify_reuse
+                    ):
                         r["dataset"] = ds
                         results.append(r)
                         if writer:
                             writer.writerow({k: r[k] for k in FIELDS})
                             fh.flush()
-                        log(f"  {ds} seed={seed} {m:>12s} budget={r['budget']:<5g} "
+                        log(
+                            f"  {ds} seed={seed} {m:>12s} budget={r['budget']:<5g} "
                             f"n={r['n_selected']:<5d} acc={100 * r['accuracy']:.2f} "
                             f"K={r['n_clusters']} beta={r['beta_chosen']} "
-                            f"{r['seconds']:.1f}s  [{time.perf_counter() - t_start:.0f}s]")
+                            f"{r['seconds']:.1f}s  [{time.perf_counter() - t_start:.0f}s]"
+                        )
     finally:
         if fh:
             fh.close()

@@ -64,15 +64,22 @@ BUDGET = 0.1
 
 # name -> (ELFSSelector keyword arguments, short description for the report)
 SETTINGS = {
-    "default": ({}, "ELFSSelector(budget=0.1): k-means n_init=3, 20 epochs of batch 256, "
-                    "beta='auto'"),
-    "proposed": ({"scorer": ("DynamicsScorer", {"epochs": 5, "batch_size": 1024})},
-                 "the large-n proposal: 5 epochs of batch 1024, everything else default "
-                 "(beta='auto')"),
-    "fast": ({"beta": 0.1,
-              "clusterer": ("KMeansClusterer", {"n_init": 1}),
-              "scorer": ("DynamicsScorer", {"epochs": 5, "batch_size": 1024})},
-             "k-means n_init=1, 5 epochs of batch 1024, beta=0.1 fixed"),
+    "default": (
+        {},
+        "ELFSSelector(budget=0.1): k-means n_init=3, 20 epochs of batch 256, beta='auto'",
+    ),
+    "proposed": (
+        {"scorer": ("DynamicsScorer", {"epochs": 5, "batch_size": 1024})},
+        "the large-n proposal: 5 epochs of batch 1024, everything else default (beta='auto')",
+    ),
+    "fast": (
+        {
+            "beta": 0.1,
+            "clusterer": ("KMeansClusterer", {"n_init": 1}),
+            "scorer": ("DynamicsScorer", {"epochs": 5, "batch_size": 1024}),
+        },
+        "k-means n_init=1, 5 epochs of batch 1024, beta=0.1 fixed",
+    ),
 }
 
 
@@ -105,7 +112,7 @@ def make_embeddings(path, n, d, *, seed=0, n_clusters=100, latent_dim=16, chunk=
             if hi > lo:
                 block[lo:hi] += z[lo:hi] @ bases[k]
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start:start + m] = block[crng.permutation(m)]  # clusters interleaved
+        out[start : start + m] = block[crng.permutation(m)]  # clusters interleaved
     out.flush()
     del out
     os.replace(tmp, path)
@@ -247,20 +254,26 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         flops = 4.0 * n * d * k * scorer.epochs
         out["train_s"] = train_time[0]
         out["gflops"] = flops / train_time[0] / 1e9
-        out["detail"] = (f"K={k}, epochs={scorer.epochs}, batch={scorer.batch_size}, "
-                         f"train acc {scorer.train_accuracy_:.3f}")
+        out["detail"] = (
+            f"K={k}, epochs={scorer.epochs}, batch={scorer.batch_size}, "
+            f"train acc {scorer.train_accuracy_:.3f}"
+        )
     elif stage == "auto_beta":
         labels = np.load(f"{stem}_labels.npy")
         scores = np.load(f"{stem}_scores.npy")
-        beta, results = _auto_beta(X, labels, scores, n_select, pruner, rng,
-                                   device=resolve_device(sel.device))
+        beta, results = _auto_beta(
+            X, labels, scores, n_select, pruner, rng, device=resolve_device(sel.device)
+        )
         Path(f"{stem}_beta.json").write_text(json.dumps(beta))
         out["detail"] = f"beta={beta}"
     elif stage == "pruning":
         labels = np.load(f"{stem}_labels.npy")
         scores = np.load(f"{stem}_scores.npy")
-        beta = (json.loads(Path(f"{stem}_beta.json").read_text())
-                if wanted_beta == "auto" else wanted_beta)
+        beta = (
+            json.loads(Path(f"{stem}_beta.json").read_text())
+            if wanted_beta == "auto"
+            else wanted_beta
+        )
         idx = pruner.select(scores, n_select, groups=labels, beta=beta)
         np.save(f"{stem}_staged_idx.npy", np.sort(idx))
         out["detail"] = f"beta={beta}, selected {idx.size}"
@@ -269,8 +282,10 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         idx = sel.get_support(indices=True)
         staged = Path(f"{stem}_staged_idx.npy")
         same = np.array_equal(np.load(staged), idx) if staged.exists() else None
-        out["detail"] = (f"K={sel.n_clusters_}, beta={sel.beta_}, selected {idx.size}, "
-                         f"same rows as staged: {same}")
+        out["detail"] = (
+            f"K={sel.n_clusters_}, beta={sel.beta_}, selected {idx.size}, "
+            f"same rows as staged: {same}"
+        )
     else:
         raise ValueError(stage)
     out["wall_s"] = time.perf_counter() - t0
@@ -289,8 +304,10 @@ def dense_similarity(n, d, seed=0):
     S = X @ X.T
     wall = time.perf_counter() - t0
     del S
-    return {"wall_s": wall,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child_main(args):
@@ -306,8 +323,22 @@ def child_main(args):
 
 
 def spawn(args, child, n, setting="default", timeout=None):
-    cmd = [sys.executable, __file__, "--child", child, "--n", str(n), "--dim", str(args.dim),
-           "--seed", str(args.seed), "--workdir", str(args.workdir), "--setting", setting]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        child,
+        "--n",
+        str(n),
+        "--dim",
+        str(args.dim),
+        "--seed",
+        str(args.seed),
+        "--workdir",
+        str(args.workdir),
+        "--setting",
+        setting,
+    ]
     if args.n_jobs is not None:
         cmd += ["--n-jobs", str(args.n_jobs)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -320,14 +351,28 @@ def spawn(args, child, n, setting="default", timeout=None):
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return {"status": "failed: " + " | ".join(tail)}
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     out["status"] = "ok"
     return out
 
 
 # -- report -------------------------------------------------------------------------------
-FIELDS = ["n", "d", "setting", "stage", "status", "wall_s", "peak_rss_mb", "rss_before_mb",
-          "data_mb", "peak_over_data", "gflops", "train_s", "detail", "load_avg"]
+FIELDS = [
+    "n",
+    "d",
+    "setting",
+    "stage",
+    "status",
+    "wall_s",
+    "peak_rss_mb",
+    "rss_before_mb",
+    "data_mb",
+    "peak_over_data",
+    "gflops",
+    "train_s",
+    "detail",
+    "load_avg",
+]
 
 
 def loglog_slope(ns, ts):
@@ -363,8 +408,12 @@ def write_markdown(path, rows, meta):
         f"n_jobs={machine['n_jobs']}), numpy {machine['numpy']}, Python {machine['python']}; "
         f"1-min load average {machine['load_avg_at_start']:.1f} at the start (per stage in "
         "the CSV). "
-        + (f"GPU: {machine['gpu']} (clustering, dynamics and beta search ran on it; the "
-           "matmul reference is the CPU's)." if machine.get("gpu") else "No GPU."),
+        + (
+            f"GPU: {machine['gpu']} (clustering, dynamics and beta search ran on it; the "
+            "matmul reference is the CPU's)."
+            if machine.get("gpu")
+            else "No GPU."
+        ),
         "",
         f"Plain torch float32 matmul (4096x768 @ 768x512): **{meta['matmul_gflops']:.0f} "
         "GFLOP/s**.",
@@ -376,9 +425,12 @@ def write_markdown(path, rows, meta):
         "",
     ]
     for setting in settings:
-        lines += [f"## Setting `{setting}`: {SETTINGS[setting][1]}", "",
-                  "| stage | " + " | ".join(f"n = {n:,}" for n in sizes) + " | exponent |",
-                  "|---|" + "---|" * (len(sizes) + 1)]
+        lines += [
+            f"## Setting `{setting}`: {SETTINGS[setting][1]}",
+            "",
+            "| stage | " + " | ".join(f"n = {n:,}" for n in sizes) + " | exponent |",
+            "|---|" + "---|" * (len(sizes) + 1),
+        ]
         for stage in STAGES:
             cells, pts = [], []
             for n in sizes:
@@ -398,8 +450,9 @@ def write_markdown(path, rows, meta):
                 label = stage + (" (TEMI only)" if stage == "knn" else "")
                 slope = loglog_slope(*zip(*pts)) if len(pts) > 1 else float("nan")
                 lines.append(f"| {label} | " + " | ".join(cells) + f" | {_f(slope, '{:.2f}')} |")
-        lines.append("| data size | " + " | ".join(f"{n * dim * 4 / 1e9:.2f} GB" for n in sizes)
-                     + " | |")
+        lines.append(
+            "| data size | " + " | ".join(f"{n * dim * 4 / 1e9:.2f} GB" for n in sizes) + " | |"
+        )
         ratio = []
         for n in sizes:
             r = by.get((n, setting, "end_to_end"))
@@ -407,15 +460,21 @@ def write_markdown(path, rows, meta):
             ratio.append(f"{_gb(float(r['peak_rss_mb'])) * 1e9 / (n * dim * 4):.2f}" if ok else "–")
         lines.append("| end-to-end peak RSS / data size | " + " | ".join(ratio) + " | |")
         lines.append("")
-    lines += ["Exponent: least-squares slope of log(wall time) on log(n) over the sizes in the "
-              "row (1 = linear in n). Fixed costs (k-means++ on a bounded sample, the "
-              "beta='auto' probes on at most 50k rows) flatten it at small n.", "",
-              "## The official approach: a dense n x n similarity matrix", "",
-              "| n | memory (n² · 4 B) | X @ X.T time (float32, torch) |", "|---|---|---|"]
+    lines += [
+        "Exponent: least-squares slope of log(wall time) on log(n) over the sizes in the "
+        "row (1 = linear in n). Fixed costs (k-means++ on a bounded sample, the "
+        "beta='auto' probes on at most 50k rows) flatten it at small n.",
+        "",
+        "## The official approach: a dense n x n similarity matrix",
+        "",
+        "| n | memory (n² · 4 B) | X @ X.T time (float32, torch) |",
+        "|---|---|---|",
+    ]
     for r in rows:
         if r["setting"] == "official_dense":
-            lines.append(f"| {int(r['n']):,} | {float(r['data_mb']) * 2**20 / 1e9:,.2f} GB | "
-                         f"{r['detail']} |")
+            lines.append(
+                f"| {int(r['n']):,} | {float(r['data_mb']) * 2**20 / 1e9:,.2f} GB | {r['detail']} |"
+            )
     lines.append("")
     Path(path).write_text("\n".join(lines))
 
@@ -428,20 +487,32 @@ def main(argv=None):
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/skelfs_scale"))
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
-    parser.add_argument("--n-jobs", type=int, default=None,
-                        help="ELFSSelector(n_jobs=...) for every stage (None: all cores)")
-    parser.add_argument("--knn-max", type=int, default=1_000_000,
-                        help="skip the kNN stage above this many rows")
-    parser.add_argument("--timeout", type=float, default=3600.0,
-                        help="seconds allowed per stage process")
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="ELFSSelector(n_jobs=...) for every stage (None: all cores)",
+    )
+    parser.add_argument(
+        "--knn-max", type=int, default=1_000_000, help="skip the kNN stage above this many rows"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds allowed per stage process"
+    )
     parser.add_argument("--dense-sizes", type=int, nargs="*", default=[10_000, 20_000, 40_000])
     parser.add_argument("--out-csv", type=Path, default=HERE / "results" / "scale.csv")
     parser.add_argument("--out-md", type=Path, default=HERE / "results" / "scale.md")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the rows of an existing --out-csv that this run does not "
-                             "re-measure (e.g. to redo cells that another job disturbed)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rebuild --out-md from --out-csv and its .json metadata")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of an existing --out-csv that this run does not "
+        "re-measure (e.g. to redo cells that another job disturbed)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild --out-md from --out-csv and its .json metadata",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--setting", default="default", help=argparse.SUPPRESS)
@@ -473,8 +544,11 @@ def main(argv=None):
     def flush_csv():
         new = {(int(r["n"]), r["setting"], r["stage"]) for r in rows}
         if any(r["setting"] == "official_dense" for r in rows):
-            new |= {(int(r["n"]), r["setting"], r["stage"]) for r in old_rows
-                    if r["setting"] == "official_dense"}
+            new |= {
+                (int(r["n"]), r["setting"], r["stage"])
+                for r in old_rows
+                if r["setting"] == "official_dense"
+            }
         kept = [r for r in old_rows if (int(r["n"]), r["setting"], r["stage"]) not in new]
         with open(args.out_csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
@@ -492,14 +566,23 @@ def main(argv=None):
                     continue
                 load = os.getloadavg()[0]
                 r = spawn(args, stage, n, setting, timeout=args.timeout)
-                r.update(n=n, d=args.dim, setting=setting, stage=stage, data_mb=data_mb,
-                         load_avg=round(load, 2))
+                r.update(
+                    n=n,
+                    d=args.dim,
+                    setting=setting,
+                    stage=stage,
+                    data_mb=data_mb,
+                    load_avg=round(load, 2),
+                )
                 if "peak_rss_mb" in r:
                     r["peak_over_data"] = r["peak_rss_mb"] / data_mb
                 rows.append(r)
-                print(f"n={n} {setting:8s} {stage:11s} {r['status']:>4s} "
-                      f"{_f(r.get('wall_s'))} s  peak {_f(r.get('peak_rss_mb'), '{:.0f}')} MB  "
-                      f"{r.get('detail', '')}", flush=True)
+                print(
+                    f"n={n} {setting:8s} {stage:11s} {r['status']:>4s} "
+                    f"{_f(r.get('wall_s'))} s  peak {_f(r.get('peak_rss_mb'), '{:.0f}')} MB  "
+                    f"{r.get('detail', '')}",
+                    flush=True,
+                )
                 flush_csv()
 
     dense_rows = []
@@ -508,27 +591,43 @@ def main(argv=None):
         r = spawn(args, "dense", n, timeout=args.timeout)
         if r["status"] == "ok":
             measured.append((n, r["wall_s"]))
-            dense_rows.append({"n": n, "time": f"{r['wall_s']:.1f} s (measured, peak RSS "
-                                              f"{_gb(r['peak_rss_mb']):.1f} GB)"})
+            dense_rows.append(
+                {
+                    "n": n,
+                    "time": f"{r['wall_s']:.1f} s (measured, peak RSS "
+                    f"{_gb(r['peak_rss_mb']):.1f} GB)",
+                }
+            )
     if measured:
         n0, t0 = measured[-1]
         for n in args.sizes:
             if n > n0:
                 fits = n * n * 4 / 2**30 <= machine["ram_gib"]
-                dense_rows.append({"n": n, "time": f"≈ {t0 * (n / n0) ** 2:,.0f} s "
-                                   f"(**extrapolated** as n² from {n0:,}"
-                                   + ("" if fits else f"; does not fit in "
-                                      f"{machine['ram_gib']} GiB RAM") + ")"})
+                dense_rows.append(
+                    {
+                        "n": n,
+                        "time": f"≈ {t0 * (n / n0) ** 2:,.0f} s "
+                        f"(**extrapolated** as n² from {n0:,}"
+                        + ("" if fits else f"; does not fit in {machine['ram_gib']} GiB RAM")
+                        + ")",
+                    }
+                )
     for r in dense_rows:
-        rows.append({"n": r["n"], "d": args.dim, "setting": "official_dense",
-                     "stage": "dense_similarity", "status": "ok", "detail": r["time"],
-                     "data_mb": r["n"] ** 2 * 4 / 2**20})
+        rows.append(
+            {
+                "n": r["n"],
+                "d": args.dim,
+                "setting": "official_dense",
+                "stage": "dense_similarity",
+                "status": "ok",
+                "detail": r["time"],
+                "data_mb": r["n"] ** 2 * 4 / 2**20,
+            }
+        )
     flush_csv()
-    meta = {"machine": machine, "matmul_gflops": mm, "command_line": command_line,
-            "dim": args.dim}
+    meta = {"machine": machine, "matmul_gflops": mm, "command_line": command_line, "dim": args.dim}
     if old_meta is not None:  # the first run's machine line; both commands
-        meta = dict(old_meta, command_line=f"{old_meta['command_line']}`, then "
-                                           f"`{command_line}")
+        meta = dict(old_meta, command_line=f"{old_meta['command_line']}`, then `{command_line}")
     meta_path.write_text(json.dumps(meta, indent=1))
     with open(args.out_csv, newline="") as fh:
         write_markdown(args.out_md, list(csv.DictReader(fh)), meta)

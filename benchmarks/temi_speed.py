@@ -40,20 +40,25 @@ def main():
     import torch
 
     X = make_embeddings(args.n, args.dim)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} with {torch.get_num_threads()} threads"
+    )
     # The two stages timed apart: the search as DeepClusterer runs it (k=50, backend
     # "auto", same seed), then the fit on that precomputed graph.
     t0 = time.perf_counter()
     graph = kneighbors_graph(X, 50, random_state=0, verbose=1)
     knn = time.perf_counter() - t0
     t0 = time.perf_counter()
-    c = DeepClusterer(n_clusters=args.n_clusters, n_heads=args.n_heads, neighbors=graph,
-                      random_state=0, verbose=1).fit(X)
+    c = DeepClusterer(
+        n_clusters=args.n_clusters, n_heads=args.n_heads, neighbors=graph, random_state=0, verbose=1
+    ).fit(X)
     train = time.perf_counter() - t0
-    print(f"n={args.n} d={args.dim} K={args.n_clusters} heads={args.n_heads}: "
-          f"kNN {knn:.1f} s + TEMI training and assignment {train:.1f} s "
-          f"({c.n_epochs_} epochs) = {knn + train:.1f} s; {c.n_clusters_} clusters used")
+    print(
+        f"n={args.n} d={args.dim} K={args.n_clusters} heads={args.n_heads}: "
+        f"kNN {knn:.1f} s + TEMI training and assignment {train:.1f} s "
+        f"({c.n_epochs_} epochs) = {knn + train:.1f} s; {c.n_clusters_} clusters used"
+    )
 
 
 if __name__ == "__main__":

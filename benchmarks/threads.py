@@ -1,6 +1,6 @@
 """Wall time of one default ELFS fit against the number of threads (``n_jobs``).
 
-    PYTHONPATH=. python benchmarks/threads.py --dataset banking77
+PYTHONPATH=. python benchmarks/threads.py --dataset banking77
 """
 
 import argparse
@@ -25,9 +25,11 @@ def main():
         n_jobs = None if value == "None" else int(value)
         t0 = time.perf_counter()
         sel = ELFSSelector(budget=0.1, n_jobs=n_jobs, random_state=0).fit(X)
-        print(f"n_jobs={value:>4}: {time.perf_counter() - t0:6.1f} s  "
-              f"({sel.n_selected_} rows, first rows {sel.sample_indices_[:3].tolist()})",
-              flush=True)
+        print(
+            f"n_jobs={value:>4}: {time.perf_counter() - t0:6.1f} s  "
+            f"({sel.n_selected_} rows, first rows {sel.sample_indices_[:3].tolist()})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -34,18 +34,36 @@ def _registered():
 # still appears, under "Other", so nothing public is left out. The selectors are those of
 # skelfs.registry.SELECTORS, in its order.
 GROUPS = [
-    ("Selectors", ["ELFSSelector"] + [n for n in _registered() if n != "ELFSSelector"]
-     + ["BaseSelector", "make_selector"]),
-    ("ELFS components", ["KMeansClusterer", "DeepClusterer", "estimate_n_clusters",
-                         "DynamicsScorer",
-                         "DoubleEndPruner"]),
+    (
+        "Selectors",
+        ["ELFSSelector"]
+        + [n for n in _registered() if n != "ELFSSelector"]
+        + ["BaseSelector", "make_selector"],
+    ),
+    (
+        "ELFS components",
+        [
+            "KMeansClusterer",
+            "DeepClusterer",
+            "estimate_n_clusters",
+            "DynamicsScorer",
+            "DoubleEndPruner",
+        ],
+    ),
     ("Supervised learning on a selection", ["CoresetEstimator", "CoresetSampler"]),
 ]
 # Modules whose public functions are documented after the top-level names.
 MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.io", "skelfs.cli"]
 
-ENTRY_SECTIONS = {"Parameters", "Other Parameters", "Attributes", "Returns", "Yields",
-                  "Raises", "Warns"}
+ENTRY_SECTIONS = {
+    "Parameters",
+    "Other Parameters",
+    "Attributes",
+    "Returns",
+    "Yields",
+    "Raises",
+    "Warns",
+}
 
 
 def _role(match):
@@ -75,8 +93,7 @@ def render_text(text):
         line = lines[i]
         if line.rstrip().endswith("::"):
             # "text::" reads "text:"; a bare "::" line disappears
-            out.append(rst_to_md(line.rstrip()[:-2].rstrip() + ":") if line.strip() != "::"
-                       else "")
+            out.append(rst_to_md(line.rstrip()[:-2].rstrip() + ":") if line.strip() != "::" else "")
             i += 1
             block = []
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith((" ", "\t"))):
@@ -132,8 +149,9 @@ def _join_description(lines):
             chunks[-1] += " " + line
     chunks = [rst_to_md(c) for c in chunks]
     if any(c.startswith(("* ", "- ")) for c in chunks):
-        return "\n" + "\n".join(f"  - {c[2:]}" if c.startswith(("* ", "- ")) else f"  {c}"
-                                 for c in chunks)
+        return "\n" + "\n".join(
+            f"  - {c[2:]}" if c.startswith(("* ", "- ")) else f"  {c}" for c in chunks
+        )
     return " ".join(chunks)
 
 
@@ -178,8 +196,14 @@ def public_methods(cls):
 def render_object(qualname, obj, level=3):
     anchor = "#" * level
     kind = "class " if inspect.isclass(obj) else ""
-    out = [f"{anchor} `{qualname}`", "", f"```python\n{kind}{signature(obj, qualname)}\n```",
-           "", render_doc(inspect.getdoc(obj) if inspect.isclass(obj) else obj.__doc__), ""]
+    out = [
+        f"{anchor} `{qualname}`",
+        "",
+        f"```python\n{kind}{signature(obj, qualname)}\n```",
+        "",
+        render_doc(inspect.getdoc(obj) if inspect.isclass(obj) else obj.__doc__),
+        "",
+    ]
     if inspect.isclass(obj):
         own, inherited = public_methods(obj)
         if inherited:
@@ -188,9 +212,14 @@ def render_object(qualname, obj, level=3):
             owners = ", ".join(sorted({f"`{owner}`" for _, _, owner in inherited}))
             out += [f"Also: {listed} (from {owners}).", ""]
         for name, method, _ in own:
-            out += [f"{anchor}# `{qualname.split('.')[-1]}.{name}`", "",
-                    f"```python\n{signature(method, name, method=True)}\n```", "",
-                    render_doc(method.__doc__), ""]
+            out += [
+                f"{anchor}# `{qualname.split('.')[-1]}.{name}`",
+                "",
+                f"```python\n{signature(method, name, method=True)}\n```",
+                "",
+                render_doc(method.__doc__),
+                "",
+            ]
     return out
 
 
@@ -198,9 +227,13 @@ def registry_table():
     """Markdown table of ``skelfs.registry.SELECTORS``: the names the CLI and benchmarks use."""
     from skelfs.registry import SELECTORS
 
-    out = ["Registered names (`skelfs.registry.SELECTORS`; `make_selector(name, **kwargs)`, "
-           "`skelfs select --method name`):", "",
-           "| name | selector | description |", "|---|---|---|"]
+    out = [
+        "Registered names (`skelfs.registry.SELECTORS`; `make_selector(name, **kwargs)`, "
+        "`skelfs select --method name`):",
+        "",
+        "| name | selector | description |",
+        "|---|---|---|",
+    ]
     for name, spec in SELECTORS.items():
         args = ", ".join(f"{k}={v!r}" for k, v in spec.defaults.items())
         out.append(f"| `{name}` | `{spec.cls.__name__}({args})` | {spec.description} |")
@@ -217,9 +250,15 @@ def build():
     if other:
         groups.append(("Other", other))
 
-    out = ["# API reference", "",
-           (f"skelfs {skelfs.__version__}. Generated from the docstrings by "
-            f"`PYTHONPATH=. python docs/build_api.py`; do not edit by hand."), ""]
+    out = [
+        "# API reference",
+        "",
+        (
+            f"skelfs {skelfs.__version__}. Generated from the docstrings by "
+            f"`PYTHONPATH=. python docs/build_api.py`; do not edit by hand."
+        ),
+        "",
+    ]
     toc = []
     body = []
     for title, group in groups:
@@ -231,8 +270,11 @@ def build():
             body += render_object(f"skelfs.{name}", getattr(skelfs, name))
     for module_name in MODULES:
         module = importlib.import_module(module_name)
-        functions = [(n, f) for n, f in inspect.getmembers(module, inspect.isfunction)
-                     if not n.startswith("_") and f.__module__ == module_name]
+        functions = [
+            (n, f)
+            for n, f in inspect.getmembers(module, inspect.isfunction)
+            if not n.startswith("_") and f.__module__ == module_name
+        ]
         body += [f"## `{module_name}`", "", render_text(inspect.getdoc(module) or ""), ""]
         toc.append(f"- `{module_name}`: " + ", ".join(f"`{n}`" for n, _ in functions))
         for name, function in functions:
@@ -243,15 +285,19 @@ def build():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="only check that docs/api.md is up to date (exit 1 if not)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that docs/api.md is up to date (exit 1 if not)",
+    )
     args = parser.parse_args(argv)
     text = build()
     if args.check:
         current = OUT.read_text() if OUT.exists() else ""
         if current != text:
-            print(f"{OUT} is out of date: run PYTHONPATH=. python docs/build_api.py",
-                  file=sys.stderr)
+            print(
+                f"{OUT} is out of date: run PYTHONPATH=. python docs/build_api.py", file=sys.stderr
+            )
             return 1
         print(f"{OUT} is up to date")
         return 0

@@ -33,15 +33,16 @@ def main(outdir="skelfs_example"):
     table.insert(0, "id", ids)
     table.to_csv(out / "digits.csv", index=False)
     lists = pd.DataFrame({"id": ids, "embedding": [row.tolist() for row in X]})
-    lists.assign(embedding=lists["embedding"].map(str)).to_csv(out / "digits_list.csv",
-                                                               index=False)
+    lists.assign(embedding=lists["embedding"].map(str)).to_csv(out / "digits_list.csv", index=False)
     written = ["digits.npy", "digits.npz", "digits.csv", "digits_list.csv"]
     try:
         lists.to_parquet(out / "digits.parquet")
         written.append("digits.parquet")
     except ImportError:
-        print("pyarrow is not installed: skipping digits.parquet (pip install pyarrow)",
-              file=sys.stderr)
+        print(
+            "pyarrow is not installed: skipping digits.parquet (pip install pyarrow)",
+            file=sys.stderr,
+        )
     print(f"wrote {', '.join(written)} ({X.shape[0]} rows x {X.shape[1]} features) to {out}/")
 
 

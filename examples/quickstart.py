@@ -26,9 +26,11 @@ def main(budget=0.1, seeds=(0, 1, 2)):
         random_rows = np.random.RandomState(seed).choice(len(X_pool), rows.size, replace=False)
         rand.append(probe_accuracy(X_pool, y_pool, random_rows, X_test, y_test))
     print(f"pool: {len(X_pool)} unlabelled digits; budget {budget:.0%}")
-    print(f"selected {rows.size} rows to label "
-          f"(pseudo-label clusters: {selector.n_clusters_}, "
-          f"hardest fraction dropped: {selector.beta_})")
+    print(
+        f"selected {rows.size} rows to label "
+        f"(pseudo-label clusters: {selector.n_clusters_}, "
+        f"hardest fraction dropped: {selector.beta_})"
+    )
     print(f"logistic regression test accuracy over seeds {list(seeds)}:")
     print(f"  trained on the ELFS selection:   {np.mean(elfs):.3f} +- {np.std(elfs):.3f}")
     print(f"  trained on a random selection:   {np.mean(rand):.3f} +- {np.std(rand):.3f}")

@@ -51,9 +51,15 @@ def probe_accuracy(X_train, y_train, X_val, y_val, *, device, C=1.0, max_iter=30
     W = torch.zeros(X_tr.shape[1], classes.size, device=device, requires_grad=True)
     b = torch.zeros(classes.size, device=device, requires_grad=True)
     l2 = 1.0 / (C * X_tr.shape[0])
-    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol,
-                            tolerance_change=1e-9, history_size=10,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [W, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-9,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()

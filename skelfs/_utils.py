@@ -179,8 +179,11 @@ def limit_threads(n_jobs):
     from joblib import effective_n_jobs
     from threadpoolctl import threadpool_limits
 
-    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) \
-            or n_jobs == 0:
+    if (
+        isinstance(n_jobs, (bool, np.bool_))
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
         raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
     n_threads = effective_n_jobs(int(n_jobs))
     previous = torch.get_num_threads()
@@ -343,7 +346,7 @@ def as_compute_dtype(X, name="X"):
     rows = max(1, _SCALE_BLOCK_ELEMENTS // max(1, X.shape[1]))
     largest = 0.0
     for start in range(0, X.shape[0], rows):
-        block = X[start:start + rows]
+        block = X[start : start + rows]
         largest = max(largest, abs(float(block.max())), abs(float(block.min())))
     low, high = SCALE_RANGE
     if largest > high or 0.0 < largest < low:

@@ -53,8 +53,9 @@ class Interval:
     ``options`` also accepts those strings (e.g. ``"auto"``).
     """
 
-    def __init__(self, kind, low=None, high=None, *, closed="both", none=False, options=(),
-                 hint=""):
+    def __init__(
+        self, kind, low=None, high=None, *, closed="both", none=False, options=(), hint=""
+    ):
         if low is None and closed in ("both", "left"):
             closed = "right" if closed == "both" else "neither"
         if high is None and closed in ("both", "right"):
@@ -68,16 +69,25 @@ class Interval:
         if isinstance(value, str) and value in self.options:
             return
         if _is_bool(value):  # bool is an int in Python; never a count or a rate here
-            raise TypeError(f"{name} must be {self.describe()}, not bool ({value!r}). "
-                            f"{self.hint}".rstrip())
+            raise TypeError(
+                f"{name} must be {self.describe()}, not bool ({value!r}). {self.hint}".rstrip()
+            )
         if value is None or isinstance(value, str) or not isinstance(value, self.kind):
-            raise TypeError(f"{name} must be {self.describe()}, not "
-                            f"{type(value).__qualname__} ({value!r}). {self.hint}".rstrip())
+            raise TypeError(
+                f"{name} must be {self.describe()}, not "
+                f"{type(value).__qualname__} ({value!r}). {self.hint}".rstrip()
+            )
         if self.kind is numbers.Real and not np.isfinite(value):
             raise ValueError(f"{name}={value!r} must be finite. {self.hint}".rstrip())
         try:
-            check_scalar(value, name, self.kind, min_val=self.low, max_val=self.high,
-                         include_boundaries=self.closed)
+            check_scalar(
+                value,
+                name,
+                self.kind,
+                min_val=self.low,
+                max_val=self.high,
+                include_boundaries=self.closed,
+            )
         except (TypeError, ValueError) as exc:
             raise _with_hint(exc, self.hint) from None
 
@@ -115,8 +125,10 @@ class Options:
         if value is None and self.none:
             return
         if not isinstance(value, str):
-            raise TypeError(f"{name} must be {self.text}, got {value!r} of type "
-                            f"{type(value).__qualname__}. {self.hint}".rstrip())
+            raise TypeError(
+                f"{name} must be {self.text}, got {value!r} of type "
+                f"{type(value).__qualname__}. {self.hint}".rstrip()
+            )
         if value not in self.options:
             raise ValueError(f"{name} must be {self.text}, got {value!r}. {self.hint}".rstrip())
 
@@ -144,8 +156,7 @@ class Seed:
     def check(self, name, value):
         if value is None or isinstance(value, np.random.RandomState):
             return
-        Int(0, 2**32 - 1, hint="Pass None, an int seed or a numpy RandomState.").check(
-            name, value)
+        Int(0, 2**32 - 1, hint="Pass None, an int seed or a numpy RandomState.").check(name, value)
 
 
 class NJobs:
@@ -154,11 +165,12 @@ class NJobs:
     def check(self, name, value):
         if value is None:
             return
-        what = ("None, -1 or an int >= 1 (None leaves the thread pools as configured, -1 "
-                "means all cores)")
+        what = (
+            "None, -1 or an int >= 1 (None leaves the thread pools as configured, -1 "
+            "means all cores)"
+        )
         if _is_bool(value) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be {what}, not {type(value).__qualname__} "
-                            f"({value!r}).")
+            raise TypeError(f"{name} must be {what}, not {type(value).__qualname__} ({value!r}).")
         if value == 0:
             raise ValueError(f"{name}=0 is out of range: it must be {what}.")
 
@@ -206,8 +218,7 @@ def check_n_clusters_param(minimum):
     """A static ``n_clusters`` check (int >= ``minimum`` or None); the data check follows."""
     from ._utils import check_n_clusters
 
-    return Check(lambda value: check_n_clusters(value, np.inf, minimum=minimum,
-                                                allow_none=True))
+    return Check(lambda value: check_n_clusters(value, np.inf, minimum=minimum, allow_none=True))
 
 
 def check_backend(backend):

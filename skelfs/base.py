@@ -209,7 +209,11 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
 
             X = frame_to_matrix(frame)
         X = validate_data(
-            self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2,
+            self,
+            X,
+            dtype=list(FLOAT_DTYPES),
+            copy=False,
+            ensure_min_samples=2,
             ensure_all_finite=True,
         )
         if frame is not None:

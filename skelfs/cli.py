@@ -38,11 +38,8 @@ from .registry import DEFAULT_METHOD, SELECTORS, resolve_name
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
 
 
-
 class CLIError(Exception):
     """A user error: printed as one ``skelfs: error: ...`` line, exit status 2."""
-
-
 
 
 # -- option parsing ---------------------------------------------------------------------------
@@ -79,16 +76,19 @@ def parse_budget(text):
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a number: give a fraction in (0, 1) such as 0.1, or a "
-                f"number of rows such as 500.") from None
+                f"number of rows such as 500."
+            ) from None
         if not 0.0 < value < 1.0:  # also rejects nan and inf
             raise argparse.ArgumentTypeError(
                 f"{text} is out of range: a fraction of the pool must lie in (0, 1), e.g. 0.1 "
-                f"for 10%; for a number of rows give an integer such as 500.") from None
+                f"for 10%; for a number of rows give an integer such as 500."
+            ) from None
         return value
     if value < 1:
         raise argparse.ArgumentTypeError(
             f"{text} is out of range: a number of rows must be an integer >= 1; for a "
-            f"fraction of the pool give a number in (0, 1).")
+            f"fraction of the pool give a number in (0, 1)."
+        )
     return value
 
 
@@ -99,11 +99,13 @@ def _parse_beta(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number: give 'auto' or a fraction in [0, 1).") from None
+            f"{text!r} is not a number: give 'auto' or a fraction in [0, 1)."
+        ) from None
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(
             f"{text} is out of range: beta, the fraction of hardest rows dropped, must lie "
-            f"in [0, 1), or be 'auto'.")
+            f"in [0, 1), or be 'auto'."
+        )
     return value
 
 
@@ -126,7 +128,8 @@ class _MethodsFormatter(argparse.HelpFormatter):
 def _methods_help():
     width = max(map(len, SELECTORS))
     return "methods (--method NAME):\n" + "\n".join(
-        f"  {name:<{width}}  {spec.description}" for name, spec in SELECTORS.items())
+        f"  {name:<{width}}  {spec.description}" for name, spec in SELECTORS.items()
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,92 +171,160 @@ def build_parser():
     parser = _Parser(
         prog="skelfs",
         description="Label-free coreset selection (ELFS): choose which rows of an unlabelled "
-                    "pool to send to annotators.",
-        epilog="Run 'skelfs COMMAND --help' for the options of each command.")
+        "pool to send to annotators.",
+        epilog="Run 'skelfs COMMAND --help' for the options of each command.",
+    )
     parser.add_argument("--version", action="version", version=f"skelfs {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add_pool_options(sub, data_required=True, default_method="elfs"):
         data = sub.add_argument_group("input")
-        data.add_argument("data", metavar="DATA", nargs=None if data_required else "?",
-                          help=f"embeddings file: {_SUPPORTED}")
-        data.add_argument("--key", metavar="NAME",
-                          help="the array in an .npz, or the table column holding one list "
-                               "per row (default: the only one, or 'X')")
-        data.add_argument("--id-column", metavar="NAME",
-                          help="table column (or .npz array) with row ids; default: the row "
-                               "number, written as 'index'")
-        data.add_argument("--sep", metavar="CHAR",
-                          help="CSV column separator (default: ',', tab for .tsv), e.g. ';'")
-        data.add_argument("--decimal", metavar="CHAR",
-                          help="CSV decimal mark (default: '.'), e.g. ',' with --sep ';'")
+        data.add_argument(
+            "data",
+            metavar="DATA",
+            nargs=None if data_required else "?",
+            help=f"embeddings file: {_SUPPORTED}",
+        )
+        data.add_argument(
+            "--key",
+            metavar="NAME",
+            help="the array in an .npz, or the table column holding one list "
+            "per row (default: the only one, or 'X')",
+        )
+        data.add_argument(
+            "--id-column",
+            metavar="NAME",
+            help="table column (or .npz array) with row ids; default: the row "
+            "number, written as 'index'",
+        )
+        data.add_argument(
+            "--sep",
+            metavar="CHAR",
+            help="CSV column separator (default: ',', tab for .tsv), e.g. ';'",
+        )
+        data.add_argument(
+            "--decimal",
+            metavar="CHAR",
+            help="CSV decimal mark (default: '.'), e.g. ',' with --sep ';'",
+        )
         sel = sub.add_argument_group("selection")
-        sel.add_argument("--budget", type=parse_budget, default=0.1, metavar="B",
-                         help="rows to select: a fraction in (0, 1) or a count >= 1 "
-                              "(default: 0.1)")
-        sel.add_argument("--method", type=_parse_method, default=None, metavar="NAME",
-                         help=f"one of {', '.join(SELECTORS)} (default: {default_method}"
-                              + ("" if default_method == "elfs" else
-                                 ", the best measured overall in docs/quality.md")
-                              + "; listed below)")
+        sel.add_argument(
+            "--budget",
+            type=parse_budget,
+            default=0.1,
+            metavar="B",
+            help="rows to select: a fraction in (0, 1) or a count >= 1 (default: 0.1)",
+        )
+        sel.add_argument(
+            "--method",
+            type=_parse_method,
+            default=None,
+            metavar="NAME",
+            help=f"one of {', '.join(SELECTORS)} (default: {default_method}"
+            + ("" if default_method == "elfs" else ", the best measured overall in docs/quality.md")
+            + "; listed below)",
+        )
         sub.set_defaults(default_method=default_method)
-        sel.add_argument("--beta", type=_parse_beta, metavar="BETA",
-                         help="ELFS: fraction of hardest rows dropped, in [0, 1), or 'auto' "
-                              "(default: auto)")
-        sel.add_argument("--n-clusters", type=int, metavar="K",
-                         help="number of k-means (pseudo-label) clusters (default: the "
-                              "method's own rule)")
-        sel.add_argument("--clusterer", choices=("kmeans", "temi"), default=None,
-                         help="ELFS: pseudo-labels from k-means or TEMI deep clustering "
-                              "(default: kmeans)")
-        sel.add_argument("--random-state", type=int, default=0, metavar="SEED",
-                         help="seed; the same seed and file give the same rows (default: 0)")
-        sel.add_argument("--device", metavar="DEV",
-                         help="torch device: auto, cpu, cuda or cuda:N (default: the "
-                              "method's own)")
-        sel.add_argument("--n-jobs", type=int, metavar="N",
-                         help="most threads to use (default: all; -1: all)")
-        sub.add_argument("--json", action="store_true",
-                         help="print a one-object JSON summary on stdout")
-        sub.add_argument("-v", "--verbose", action="count", default=0,
-                         help="stages and progress bars on stderr")
+        sel.add_argument(
+            "--beta",
+            type=_parse_beta,
+            metavar="BETA",
+            help="ELFS: fraction of hardest rows dropped, in [0, 1), or 'auto' (default: auto)",
+        )
+        sel.add_argument(
+            "--n-clusters",
+            type=int,
+            metavar="K",
+            help="number of k-means (pseudo-label) clusters (default: the method's own rule)",
+        )
+        sel.add_argument(
+            "--clusterer",
+            choices=("kmeans", "temi"),
+            default=None,
+            help="ELFS: pseudo-labels from k-means or TEMI deep clustering (default: kmeans)",
+        )
+        sel.add_argument(
+            "--random-state",
+            type=int,
+            default=0,
+            metavar="SEED",
+            help="seed; the same seed and file give the same rows (default: 0)",
+        )
+        sel.add_argument(
+            "--device",
+            metavar="DEV",
+            help="torch device: auto, cpu, cuda or cuda:N (default: the method's own)",
+        )
+        sel.add_argument(
+            "--n-jobs", type=int, metavar="N", help="most threads to use (default: all; -1: all)"
+        )
+        sub.add_argument(
+            "--json", action="store_true", help="print a one-object JSON summary on stdout"
+        )
+        sub.add_argument(
+            "-v", "--verbose", action="count", default=0, help="stages and progress bars on stderr"
+        )
 
     listed = {"epilog": _methods_help(), "formatter_class": _MethodsFormatter}
     select = commands.add_parser(
-        "select", **listed,
+        "select",
+        **listed,
         help="write the rows to label (id, score, pseudo-label) to a CSV",
         description="Select rows to label and write them, one per line, to a CSV: the id "
-                    "(or row index), the score and the pseudo-label where the method has them.")
+        "(or row index), the score and the pseudo-label where the method has them.",
+    )
     add_pool_options(select, default_method=DEFAULT_METHOD)
-    select.add_argument("-o", "--output", required=True, metavar="CSV",
-                        help="output CSV of the selected rows")
+    select.add_argument(
+        "-o", "--output", required=True, metavar="CSV", help="output CSV of the selected rows"
+    )
 
     score = commands.add_parser(
-        "score", **listed,
+        "score",
+        **listed,
         help="write every row's scores, pseudo-label and selection flag to a CSV",
         description="Run a selection and write one line per row of the pool: id, "
-                    "pseudo-label, selected (0/1) and every difficulty score.")
+        "pseudo-label, selected (0/1) and every difficulty score.",
+    )
     add_pool_options(score)
-    score.add_argument("-o", "--output", required=True, metavar="CSV",
-                       help="output CSV, one line per row of the pool")
+    score.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="CSV",
+        help="output CSV, one line per row of the pool",
+    )
 
     plot = commands.add_parser(
-        "plot", **listed,
+        "plot",
+        **listed,
         help="write PNG figures (difficulty histogram, 2-D selection, budget curves)",
         description="With DATA: run a selection and write difficulty.png and selection.png. "
-                    "With --budget-curve: plot accuracy against budget from a benchmark CSV "
-                    "(benchmarks/quality.py), one PNG per dataset.")
+        "With --budget-curve: plot accuracy against budget from a benchmark CSV "
+        "(benchmarks/quality.py), one PNG per dataset.",
+    )
     add_pool_options(plot, data_required=False)
-    plot.add_argument("--budget-curve", metavar="CSV",
-                      help="benchmark results CSV (columns dataset, method, budget, accuracy; "
-                           "optionally seed and probe)")
-    plot.add_argument("--probe", default="lr",
-                      help="with --budget-curve: which probe's accuracy to plot, when the CSV "
-                           "has a probe column (default: lr)")
-    plot.add_argument("--max-points", type=int, default=20000, metavar="N",
-                      help="most points drawn in selection.png (default: 20000)")
-    plot.add_argument("-o", "--output", required=True, metavar="DIR",
-                      help="output directory (created if missing)")
+    plot.add_argument(
+        "--budget-curve",
+        metavar="CSV",
+        help="benchmark results CSV (columns dataset, method, budget, accuracy; "
+        "optionally seed and probe)",
+    )
+    plot.add_argument(
+        "--probe",
+        default="lr",
+        help="with --budget-curve: which probe's accuracy to plot, when the CSV "
+        "has a probe column (default: lr)",
+    )
+    plot.add_argument(
+        "--max-points",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="most points drawn in selection.png (default: 20000)",
+    )
+    plot.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
     return parser
 
 
@@ -286,18 +357,29 @@ def build_selector(args):
     cls = SELECTORS[args.method].cls
     accepted = cls().get_params(deep=False)
     params = {"budget": args.budget, "random_state": args.random_state}
-    options = {"beta": args.beta, "n_clusters": args.n_clusters, "device": args.device,
-               "n_jobs": args.n_jobs, "clusterer": getattr(args, "clusterer", None)}
+    options = {
+        "beta": args.beta,
+        "n_clusters": args.n_clusters,
+        "device": args.device,
+        "n_jobs": args.n_jobs,
+        "clusterer": getattr(args, "clusterer", None),
+    }
     for name, value in options.items():
         if value is None:
             continue
         if name not in accepted:
-            users = [m for m, spec in SELECTORS.items()
-                     if name in spec.cls().get_params(deep=False)]
-            chosen = (f"{args.method} (the default method; choose one with --method)"
-                      if getattr(args, "method_is_default", False) else args.method)
-            raise CLIError(f"--{name.replace('_', '-')} does not apply to --method "
-                           f"{chosen}; it is an option of: {', '.join(users)}.")
+            users = [
+                m for m, spec in SELECTORS.items() if name in spec.cls().get_params(deep=False)
+            ]
+            chosen = (
+                f"{args.method} (the default method; choose one with --method)"
+                if getattr(args, "method_is_default", False)
+                else args.method
+            )
+            raise CLIError(
+                f"--{name.replace('_', '-')} does not apply to --method "
+                f"{chosen}; it is an option of: {', '.join(users)}."
+            )
         params[name] = value
     if "verbose" in accepted:
         params["verbose"] = args.verbose
@@ -394,8 +476,10 @@ def _summary(args, selector, X, seconds, **extra):
 def _method_words(args):
     """The method's name, and why it ran when the user did not choose it."""
     if getattr(args, "method_is_default", False) and args.method != "elfs":
-        return (f"{args.method}, the default: the best measured overall in docs/quality.md; "
-                f"--method elfs runs ELFS")
+        return (
+            f"{args.method}, the default: the best measured overall in docs/quality.md; "
+            f"--method elfs runs ELFS"
+        )
     return args.method
 
 
@@ -412,15 +496,18 @@ def _check_output_file(path, data):
     # Fail before a long fit, not after it.
     path = Path(path)
     if path.is_dir():
-        raise CLIError(f"-o {path}: it is a directory; give a file name such as "
-                       f"{path / 'to_label.csv'}.")
+        raise CLIError(
+            f"-o {path}: it is a directory; give a file name such as {path / 'to_label.csv'}."
+        )
     if not path.parent.is_dir():
         raise CLIError(f"-o {path}: the directory {path.parent} does not exist.")
     if data is not None and path.resolve() == Path(data).resolve():
         raise CLIError(f"-o {path} is the input file; choose another output name.")
     if path.exists() and not (os.access(path, os.W_OK) and path.stat().st_mode & 0o222):
-        raise CLIError(f"-o {path}: the file is read-only; choose another name or make it "
-                       f"writable (chmod u+w).")
+        raise CLIError(
+            f"-o {path}: the file is read-only; choose another name or make it "
+            f"writable (chmod u+w)."
+        )
     _check_writable_dir(path.parent, f"-o {path}")
     return path
 
@@ -433,8 +520,9 @@ def _check_writable_dir(folder, what):
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise CLIError(f"{what}: cannot write in {folder} "
-                       f"({exc.strerror or _one_line(exc)}).") from None
+        raise CLIError(
+            f"{what}: cannot write in {folder} ({exc.strerror or _one_line(exc)})."
+        ) from None
 
 
 # A cell that a spreadsheet would run as a formula starts with one of these (OWASP, "CSV
@@ -471,8 +559,11 @@ def spreadsheet_safe(value):
     """
     if isinstance(value, bytes):
         value = value.decode("utf-8", "backslashreplace")
-    if isinstance(value, str) and value.startswith(_FORMULA_START) \
-            and not _PLAIN_NUMBER.match(value):
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    ):
         return "'" + value
     return value
 
@@ -531,8 +622,9 @@ def _write_csv(frame, path):
     try:
         atomic_write(path, lambda tmp: _safe_frame(frame).to_csv(tmp, index=False))
     except OSError as exc:
-        raise CLIError(f"cannot write {path}: {_one_line(exc)}; the previous file, if any, is "
-                       f"unchanged.") from None
+        raise CLIError(
+            f"cannot write {path}: {_one_line(exc)}; the previous file, if any, is unchanged."
+        ) from None
 
 
 def _report(args, summary, human):
@@ -548,8 +640,12 @@ def _cmd_select(args):
     selector, seconds = _fit(args, X)
     _write_csv(_selected_frame(selector, ids, id_name), out)
     summary = _summary(args, selector, X, seconds, output=str(out))
-    _report(args, summary, f"selected {selector.n_selected_} of {X.shape[0]} rows "
-                           f"({_method_words(args)}, {seconds:.1f} s) -> {out}")
+    _report(
+        args,
+        summary,
+        f"selected {selector.n_selected_} of {X.shape[0]} rows "
+        f"({_method_words(args)}, {seconds:.1f} s) -> {out}",
+    )
 
 
 def _cmd_score(args):
@@ -560,14 +656,20 @@ def _cmd_score(args):
     _write_csv(frame, out)
     scores = [c for c in frame.columns if c not in (id_name, "pseudo_label", "selected")]
     summary = _summary(args, selector, X, seconds, output=str(out), columns=list(frame.columns))
-    _report(args, summary, f"scored {X.shape[0]} rows ({', '.join(scores) or 'no scores'}; "
-                           f"{selector.n_selected_} selected) -> {out}")
+    _report(
+        args,
+        summary,
+        f"scored {X.shape[0]} rows ({', '.join(scores) or 'no scores'}; "
+        f"{selector.n_selected_} selected) -> {out}",
+    )
 
 
 def _cmd_plot(args):
     if (args.data is None) == (args.budget_curve is None):
-        raise CLIError("plot needs either DATA (to plot a selection) or --budget-curve CSV "
-                       "(to plot benchmark results), not both or neither.")
+        raise CLIError(
+            "plot needs either DATA (to plot a selection) or --budget-curve CSV "
+            "(to plot benchmark results), not both or neither."
+        )
     if args.max_points < 1:
         raise CLIError(f"--max-points {args.max_points}: it must be >= 1.")
     try:
@@ -593,8 +695,9 @@ def _cmd_plot(args):
     def save(fig, name):
         path = outdir / name
         try:
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120,
-                                                       bbox_inches="tight"))
+            atomic_write(
+                path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+            )
         except OSError as exc:
             raise CLIError(f"cannot write {path}: {_one_line(exc)}") from None
         finally:
@@ -607,7 +710,8 @@ def _cmd_plot(args):
         if missing:
             raise CLIError(
                 f"{args.budget_curve} is not a benchmark results CSV: it lacks the column(s) "
-                f"{', '.join(missing)} (found: {_listing([str(c) for c in frame.columns])}).")
+                f"{', '.join(missing)} (found: {_listing([str(c) for c in frame.columns])})."
+            )
         datasets = sorted(frame.dropna(subset=["accuracy"])["dataset"].astype(str).unique())
         if not datasets:
             raise CLIError(f"{args.budget_curve}: no rows with an accuracy to plot.")
@@ -628,8 +732,9 @@ def _cmd_plot(args):
             save(plotting.plot_difficulty(selector).figure, "difficulty.png")
         else:
             _say(args, f"{args.method} has no per-row scores_: no difficulty.png")
-        save(plotting.plot_selection(X, selector, max_points=args.max_points).figure,
-             "selection.png")
+        save(
+            plotting.plot_selection(X, selector, max_points=args.max_points).figure, "selection.png"
+        )
     except (ValueError, TypeError) as exc:
         raise CLIError(f"plot: {_one_line(exc)}") from None
     summary = _summary(args, selector, X, seconds, files=written)
@@ -651,11 +756,19 @@ def _safe_name(text):
 
 def _load(args):
     _say(args, f"reading {args.data}")
-    X, ids, id_name = read_pool(args.data, key=args.key, id_column=args.id_column,
-                                sep=_char(args.sep), decimal=_char(args.decimal))
+    X, ids, id_name = read_pool(
+        args.data,
+        key=args.key,
+        id_column=args.id_column,
+        sep=_char(args.sep),
+        decimal=_char(args.decimal),
+    )
     if id_name != "index" and _has_repeats(ids):
-        print(f"skelfs: warning: --id-column {id_name!r} has repeated ids; the output "
-              f"cannot tell those rows apart.", file=sys.stderr)
+        print(
+            f"skelfs: warning: --id-column {id_name!r} has repeated ids; the output "
+            f"cannot tell those rows apart.",
+            file=sys.stderr,
+        )
     return X, ids, id_name
 
 

@@ -79,12 +79,14 @@ def similarity_graph(distances, indices, *, kernel="cosine", bandwidth=None):
     cols = np.concatenate([np.arange(n)[:, None], indices], axis=1)
     vals = np.concatenate([np.ones((n, 1)), near], axis=1)
     # Stored zeros (orthogonal rows) stay: harmless, and they keep k + 1 entries per row.
-    return sp.csr_matrix((vals.ravel(), cols.ravel(), np.arange(0, n * (k + 1) + 1, k + 1)),
-                         shape=(n, n))
+    return sp.csr_matrix(
+        (vals.ravel(), cols.ravel(), np.arange(0, n * (k + 1) + 1, k + 1)), shape=(n, n)
+    )
 
 
-def greedy_coverage(similarity, n_select, *, weights=None, candidates=None, verbose=0,
-                    desc="coverage greedy"):
+def greedy_coverage(
+    similarity, n_select, *, weights=None, candidates=None, verbose=0, desc="coverage greedy"
+):
     """Greedily pick ``n_select`` facilities maximising ``sum_i w_i max_{j in S} k(i, j)``.
 
     Parameters

@@ -122,8 +122,9 @@ class _RunningDynamics:
         }
 
 
-def _build_head(n_features, n_classes, hidden_layer_size, dropout, init_generator,
-                dropout_generator):
+def _build_head(
+    n_features, n_classes, hidden_layer_size, dropout, init_generator, dropout_generator
+):
     """The proxy head, on the CPU; weights from ``init_generator`` (a CPU generator).
 
     Layers are ``nn.Linear`` with their default initialisation (weights and biases
@@ -244,10 +245,23 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         "verbose": Flag(),
     }
 
-    def __init__(self, difficulty="aum", hidden_layer_size=None, epochs=20, batch_size=256,
-                 learning_rate=0.1, weight_decay=5e-4, input_noise=0.0, dropout=0.0,
-                 el2n_epochs=5, standardize=True, device="auto", n_jobs=None,
-                 random_state=None, verbose=0):
+    def __init__(
+        self,
+        difficulty="aum",
+        hidden_layer_size=None,
+        epochs=20,
+        batch_size=256,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        input_noise=0.0,
+        dropout=0.0,
+        el2n_epochs=5,
+        standardize=True,
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.difficulty = difficulty
         self.hidden_layer_size = hidden_layer_size
         self.epochs = epochs
@@ -280,8 +294,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         """
         self._validate_params()
         reject_sparse(X)
-        X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False,
-                             ensure_min_samples=2)
+        X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         y = column_or_1d(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if classes.size < 2:
@@ -311,13 +324,15 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
 
         n, d = X.shape
         cpu_gen, device_gen = generators
-        head = _build_head(d, n_classes, self.hidden_layer_size, self.dropout, cpu_gen,
-                           device_gen).to(device)
+        head = _build_head(
+            d, n_classes, self.hidden_layer_size, self.dropout, cpu_gen, device_gen
+        ).to(device)
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
-        opt = torch.optim.SGD(head.parameters(), lr=self.learning_rate, momentum=0.9,
-                              weight_decay=self.weight_decay)
+        opt = torch.optim.SGD(
+            head.parameters(), lr=self.learning_rate, momentum=0.9, weight_decay=self.weight_decay
+        )
         steps_per_epoch = -(-n // self.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs * steps_per_epoch)
         stats = _RunningDynamics(n, device)
@@ -334,7 +349,8 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     xb = (xb - mean_t) * inv_std_t
                     if self.input_noise > 0:
                         xb = xb + self.input_noise * torch.randn(
-                            xb.shape, device=device, generator=device_gen)
+                            xb.shape, device=device, generator=device_gen
+                        )
                     idx = torch.from_numpy(rows).to(device)
                     yb = y_t[idx]
                     # One log-softmax serves the loss and the recorded dynamics.
@@ -345,8 +361,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     opt.step()
                     sched.step()
                     with torch.no_grad():
-                        stats.update(idx, log_p.detach(), yb,
-                                     record_el2n=epoch < self.el2n_epochs)
+                        stats.update(idx, log_p.detach(), yb, record_el2n=epoch < self.el2n_epochs)
                 bar.update()
         finally:
             bar.close()

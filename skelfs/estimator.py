@@ -31,7 +31,8 @@ def _select_rows(selector, X, y):
     if y is None:
         raise ValueError(
             "requires y to be passed, but the target y is None: y holds the labels, read "
-            "only at the selected rows (pass placeholders for rows not yet labelled).")
+            "only at the selected rows (pass placeholders for rows not yet labelled)."
+        )
     n_rows = _num_samples(X)
     y_arr = np.asarray(y)
     if y_arr.ndim == 0 or y_arr.shape[0] != n_rows:
@@ -210,4 +211,3 @@ class CoresetSampler(BaseEstimator):
         self.sample_indices_ = selector.get_support(indices=True)
         self.n_features_in_ = selector.n_features_in_
         return X_sel, y_sel
-

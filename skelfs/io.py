@@ -28,30 +28,46 @@ _CHECK_BLOCK = 65536  # rows per block when checking for NaN/inf
 _MESSAGE_LIMIT = 300  # characters of a value or library message quoted in an error
 
 # Column names that say "row id", not "feature" (case-insensitive).
-_ID_NAME = re.compile(r"^(id|ids|idx|index|key|uuid|guid|row|rowid|row_id|row_number|"
-                      r"unnamed: ?\d+|__index_level_\d+__)$|[_ .-](id|idx|index|key|uuid)$",
-                      re.IGNORECASE)
+_ID_NAME = re.compile(
+    r"^(id|ids|idx|index|key|uuid|guid|row|rowid|row_id|row_number|"
+    r"unnamed: ?\d+|__index_level_\d+__)$|[_ .-](id|idx|index|key|uuid)$",
+    re.IGNORECASE,
+)
 _CAMEL_ID = re.compile(r"[a-z]Id$")
 # "1,5" or "-1.234,5": a number written with a decimal comma.
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+([eE][-+]?\d+)?\s*$")
 # What a file holds, from its first bytes.
 _MAGIC = [
-    (b"\x93NUMPY", "npy"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PAR1", "parquet"),
-    (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x93NUMPY", "npy"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"PAR1", "parquet"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
 ]
 _WHAT = {
     "npy": ("a NumPy array file (.npy)", "rename it to .npy"),
-    "zip": ("a zip archive (the container of an .npz)",
-            "rename it to .npz if numpy.savez wrote it, or unzip it and pass the file inside"),
+    "zip": (
+        "a zip archive (the container of an .npz)",
+        "rename it to .npz if numpy.savez wrote it, or unzip it and pass the file inside",
+    ),
     "parquet": ("a Parquet table", "rename it to .parquet"),
-    "gzip": ("gzip-compressed",
-             "name it .csv.gz if it is a compressed table, or decompress it (gunzip)"),
+    "gzip": (
+        "gzip-compressed",
+        "name it .csv.gz if it is a compressed table, or decompress it (gunzip)",
+    ),
     "bz2": ("bzip2-compressed", "decompress it (bunzip2) or name it .csv.bz2"),
     "xz": ("xz-compressed", "decompress it (unxz) or name it .csv.xz"),
     "zstd": ("zstd-compressed", "decompress it (unzstd) or name it .csv.zst"),
-    "pickle": ("a Python pickle",
-               ("save the array with numpy.save(path, X) or as a CSV/Parquet table; skelfs "
-                "never loads pickles, which can run code")),
+    "pickle": (
+        "a Python pickle",
+        (
+            "save the array with numpy.save(path, X) or as a CSV/Parquet table; skelfs "
+            "never loads pickles, which can run code"
+        ),
+    ),
     "text": ("text (it looks like a CSV table)", "rename it to .csv (or .tsv if tab-separated)"),
     "empty": ("empty (0 bytes)", "write the embeddings into it first"),
     "binary": ("binary data of no format skelfs reads", f"save the embeddings as {_SUPPORTED}"),
@@ -70,7 +86,7 @@ def _one_line(message, limit=None):
     # Library messages may span lines (sklearn's NaN message does); ours are one line.
     text = " ".join(str(message).split())
     if limit is not None and len(text) > limit:
-        text = text[:limit - 3] + "..."
+        text = text[: limit - 3] + "..."
     return text
 
 
@@ -163,16 +179,15 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
     if not path.exists():
         raise InputFileError(f"cannot read {path}: no such file.")
     if path.is_dir():
-        raise InputFileError(f"cannot read {path}: it is a directory; give an {_SUPPORTED} "
-                             f"file.")
+        raise InputFileError(f"cannot read {path}: it is a directory; give an {_SUPPORTED} file.")
     suffixes = [s.lower() for s in path.suffixes]
     # "emb.csv.gz" is a table; pandas decompresses it.
-    kind = next((s for s in reversed(suffixes) if s in (".npy", ".npz") + _TABLE_SUFFIXES),
-                None)
+    kind = next((s for s in reversed(suffixes) if s in (".npy", ".npz") + _TABLE_SUFFIXES), None)
     if (sep is not None or decimal is not None) and kind not in (".csv", ".tsv"):
         option = "--sep" if sep is not None else "--decimal"
-        raise InputFileError(f"{option} applies to CSV text tables; {path} is not one "
-                             f"(drop {option}).")
+        raise InputFileError(
+            f"{option} applies to CSV text tables; {path} is not one (drop {option})."
+        )
     try:
         found = _sniff(path)
         if kind == ".npy":
@@ -186,52 +201,80 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
         elif kind in (".csv", ".tsv"):
             X, ids, id_name = _read_csv(path, found, kind, key, id_column, sep, decimal)
         else:
-            what = "" if found in ("binary", "empty") else \
-                f" (it is {_WHAT[found][0]}: {_WHAT[found][1]})"
+            what = (
+                ""
+                if found in ("binary", "empty")
+                else f" (it is {_WHAT[found][0]}: {_WHAT[found][1]})"
+            )
             raise InputFileError(
                 f"cannot read {path}: unknown file type {path.suffix or '(no suffix)'!r}"
-                f"{what}; skelfs reads {_SUPPORTED}.")
+                f"{what}; skelfs reads {_SUPPORTED}."
+            )
     except InputFileError:
         raise
     except ImportError as exc:  # parquet without pyarrow/fastparquet
-        raise InputFileError(f"cannot read {path}: {_one_line(exc, _MESSAGE_LIMIT)} "
-                             f"(pip install pyarrow, or: pip install skelfs[io]).") from None
+        raise InputFileError(
+            f"cannot read {path}: {_one_line(exc, _MESSAGE_LIMIT)} "
+            f"(pip install pyarrow, or: pip install skelfs[io])."
+        ) from None
     except MemoryError:
         raise InputFileError(f"cannot read {path}: it does not fit in memory.") from None
-    except (OSError, ValueError, TypeError, KeyError, EOFError, IndexError, AttributeError,
-            zipfile.BadZipFile, zlib.error) as exc:
-        raise InputFileError(f"cannot read {path}: it is damaged or not in the format its "
-                             f"name says ({type(exc).__name__}: "
-                             f"{_one_line(exc, _MESSAGE_LIMIT)}).") from None
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        EOFError,
+        IndexError,
+        AttributeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise InputFileError(
+            f"cannot read {path}: it is damaged or not in the format its "
+            f"name says ({type(exc).__name__}: "
+            f"{_one_line(exc, _MESSAGE_LIMIT)})."
+        ) from None
     return _check_matrix(X, path), ids, id_name
 
 
 def _read_npy(path, found, key, id_column):
     if key is not None:
-        raise InputFileError(f"--key names an array in an .npz or a column in a table; {path} "
-                             f"is an .npy file holding a single array: drop --key.")
+        raise InputFileError(
+            f"--key names an array in an .npz or a column in a table; {path} "
+            f"is an .npy file holding a single array: drop --key."
+        )
     if id_column is not None:
-        raise InputFileError(f"--id-column needs a table (.csv/.parquet) or an .npz with an id "
-                             f"array; {path} is an .npy file holding only the embeddings.")
+        raise InputFileError(
+            f"--id-column needs a table (.csv/.parquet) or an .npz with an id "
+            f"array; {path} is an .npy file holding only the embeddings."
+        )
     if found != "npy":
         raise _not_a(path, "a NumPy .npy array file", found)
     with open(path, "rb") as f:
         try:
             version = np.lib.format.read_magic(f)
-            shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0(f))
+            shape, _, dtype = (
+                np.lib.format.read_array_header_1_0(f)
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0(f)
+            )
         except ValueError as exc:
-            raise InputFileError(f"cannot read {path}: its .npy header is damaged "
-                                 f"({_one_line(exc, 120)}); save the array again with "
-                                 f"numpy.save.") from None
+            raise InputFileError(
+                f"cannot read {path}: its .npy header is damaged "
+                f"({_one_line(exc, 120)}); save the array again with "
+                f"numpy.save."
+            ) from None
         offset = f.tell()
     _check_array_dtype(dtype, f"{path}")
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual = path.stat().st_size - offset
     if actual < expected:
-        raise InputFileError(f"cannot read {path}: it is truncated: its header announces an "
-                             f"array of shape {shape} ({expected} bytes of {dtype}) but it "
-                             f"holds {actual} bytes; write it again (an interrupted copy?).")
+        raise InputFileError(
+            f"cannot read {path}: it is truncated: its header announces an "
+            f"array of shape {shape} ({expected} bytes of {dtype}) but it "
+            f"holds {actual} bytes; write it again (an interrupted copy?)."
+        )
     # A memory map: a large pool is paged in by the selector, never copied here.
     X = np.load(path, mmap_mode="r" if expected else None, allow_pickle=False)
     return X, np.arange(X.shape[0] if X.ndim else 0), "index"
@@ -242,16 +285,22 @@ def _check_array_dtype(dtype, where):
         raise InputFileError(
             f"{where} holds Python objects (dtype object), which NumPy stores as a pickle; "
             f"skelfs never loads pickles, which can run code: save a numeric array instead, "
-            f"e.g. numpy.save(path, np.asarray(X, dtype=np.float32)).")
+            f"e.g. numpy.save(path, np.asarray(X, dtype=np.float32))."
+        )
     if dtype.names is not None:
-        raise InputFileError(f"{where} is a structured array with fields {list(dtype.names)}; "
-                             f"save the embeddings as a plain 2-D numeric array.")
+        raise InputFileError(
+            f"{where} is a structured array with fields {list(dtype.names)}; "
+            f"save the embeddings as a plain 2-D numeric array."
+        )
     if np.issubdtype(dtype, np.complexfloating):
-        raise InputFileError(f"{where} holds complex numbers ({dtype}); skelfs needs real "
-                             f"features: save X.real, np.abs(X), or both parts as columns.")
+        raise InputFileError(
+            f"{where} holds complex numbers ({dtype}); skelfs needs real "
+            f"features: save X.real, np.abs(X), or both parts as columns."
+        )
     if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
-        raise InputFileError(f"{where} holds {dtype} values, not numbers; save the embeddings "
-                             f"as a numeric array.")
+        raise InputFileError(
+            f"{where} holds {dtype} values, not numbers; save the embeddings as a numeric array."
+        )
 
 
 def _read_npz(path, found, key, id_column):
@@ -260,8 +309,10 @@ def _read_npz(path, found, key, id_column):
     with np.load(path, allow_pickle=False) as archive:
         names = list(archive.files)
         if not names:
-            raise InputFileError(f"{path} is an .npz archive holding no arrays; save the "
-                                 f"embeddings into it, e.g. numpy.savez(path, X=X).")
+            raise InputFileError(
+                f"{path} is an .npz archive holding no arrays; save the "
+                f"embeddings into it, e.g. numpy.savez(path, X=X)."
+            )
         if key is None:
             if len(names) == 1:
                 key = names[0]
@@ -270,21 +321,26 @@ def _read_npz(path, found, key, id_column):
             else:
                 raise InputFileError(
                     f"{path} holds {len(names)} arrays ({_listing(names)}); choose the "
-                    f"embeddings with --key NAME.")
+                    f"embeddings with --key NAME."
+                )
         elif key not in names:
-            raise InputFileError(f"--key {key!r}: no such array in {path}; it holds "
-                                 f"{_listing(names)}.")
+            raise InputFileError(
+                f"--key {key!r}: no such array in {path}; it holds {_listing(names)}."
+            )
         X = _npz_member(archive, key, path)
         if id_column is None:
             return X, np.arange(X.shape[0] if X.ndim else 0), "index"
         if id_column not in names:
-            raise InputFileError(f"--id-column {id_column!r}: no such array in {path}; it "
-                                 f"holds {_listing(names)}.")
+            raise InputFileError(
+                f"--id-column {id_column!r}: no such array in {path}; it holds {_listing(names)}."
+            )
         ids = _npz_member(archive, id_column, path)
     if ids.ndim != 1 or X.ndim < 1 or ids.shape[0] != X.shape[0]:
-        raise InputFileError(f"--id-column {id_column!r} in {path} has shape {ids.shape}; it "
-                             f"needs one id per row of {key!r}, shape "
-                             f"({X.shape[0] if X.ndim else 0},).")
+        raise InputFileError(
+            f"--id-column {id_column!r} in {path} has shape {ids.shape}; it "
+            f"needs one id per row of {key!r}, shape "
+            f"({X.shape[0] if X.ndim else 0},)."
+        )
     return X, ids, id_column
 
 
@@ -302,13 +358,17 @@ def _npz_member(archive, name, path):
         head = f.read(6)
     if head.startswith(b"\x93NUMPY"):
         _check_array_dtype(np.dtype(object), where)
-    raise InputFileError(f"{where} is not a NumPy array (the archive member is no .npy file); "
-                         f"write the archive with numpy.savez(path, X=X).")
+    raise InputFileError(
+        f"{where} is not a NumPy array (the archive member is no .npy file); "
+        f"write the archive with numpy.savez(path, X=X)."
+    )
 
 
 def _sep_hint(sep, decimal):
-    return (f"pass the separator with --sep (e.g. --sep ';' or --sep $'\\t'; now {sep!r}) and "
-            f"the decimal mark with --decimal (e.g. --decimal ','; now {decimal!r})")
+    return (
+        f"pass the separator with --sep (e.g. --sep ';' or --sep $'\\t'; now {sep!r}) and "
+        f"the decimal mark with --decimal (e.g. --decimal ','; now {decimal!r})"
+    )
 
 
 def _read_csv(path, found, kind, key, id_column, sep, decimal):
@@ -320,36 +380,52 @@ def _read_csv(path, found, kind, key, id_column, sep, decimal):
     sep = sep if sep is not None else ("\t" if kind == ".tsv" else ",")
     decimal = decimal if decimal is not None else "."
     if sep == decimal:
-        raise InputFileError(f"--sep and --decimal are both {sep!r}; a CSV needs different "
-                             f"ones (e.g. --sep ';' --decimal ',').")
+        raise InputFileError(
+            f"--sep and --decimal are both {sep!r}; a CSV needs different "
+            f"ones (e.g. --sep ';' --decimal ',')."
+        )
     try:
         with warnings.catch_warnings():
             # A row with more fields than the header: pandas would drop or shift data.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, sep=sep, decimal=decimal, index_col=False,
-                                compression=compression.get(found), encoding="utf-8")
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                decimal=decimal,
+                index_col=False,
+                compression=compression.get(found),
+                encoding="utf-8",
+            )
     except pd.errors.EmptyDataError:
-        raise InputFileError(f"cannot read {path}: it is empty (no header, no rows); write "
-                             f"the table into it first.") from None
+        raise InputFileError(
+            f"cannot read {path}: it is empty (no header, no rows); write the table into it first."
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"cannot read {path}: it is not UTF-8 text (byte "
-                             f"{exc.object[exc.start:exc.start + 1]!r} at position "
-                             f"{exc.start}); save it as UTF-8 CSV.") from None
+        raise InputFileError(
+            f"cannot read {path}: it is not UTF-8 text (byte "
+            f"{exc.object[exc.start : exc.start + 1]!r} at position "
+            f"{exc.start}); save it as UTF-8 CSV."
+        ) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         detail = "" if isinstance(exc, Warning) else f" ({_one_line(exc, 120)})"
-        raise InputFileError(f"cannot split {path} into columns: some rows have more fields "
-                             f"than the header{detail}; {_sep_hint(sep, decimal)}.") from None
+        raise InputFileError(
+            f"cannot split {path} into columns: some rows have more fields "
+            f"than the header{detail}; {_sep_hint(sep, decimal)}."
+        ) from None
     columns = [str(c) for c in frame.columns]
     if len(frame.columns) == 1 and key is None:
         other = [s for s in (";", "\t", "|", ",") if s != sep and s in columns[0]]
         if other:
+            hint = _sep_hint(other[0], decimal).replace(f"now {other[0]!r}", f"now {sep!r}")
             raise InputFileError(
                 f"{path}: its rows do not split into columns with the separator {sep!r} (the "
-                f"header is one column, {_short(columns[0])}); {_sep_hint(other[0], decimal)}"
-                .replace(f"now {other[0]!r}", f"now {sep!r}") + ".")
+                f"header is one column, {_short(columns[0])}); {hint}."
+            )
     if len(frame) == 0:
-        raise InputFileError(f"{path} has a header ({_listing(columns)}) but no data rows; "
-                             f"write the rows of the pool below it.")
+        raise InputFileError(
+            f"{path} has a header ({_listing(columns)}) but no data rows; "
+            f"write the rows of the pool below it."
+        )
     return _table_pool(frame, path, key, id_column, decimal_hint=True)
 
 
@@ -358,8 +434,9 @@ def _read_table(path, _, key, id_column):
 
     frame = pd.read_parquet(path)
     if len(frame) == 0:
-        raise InputFileError(f"{path} has columns ({_listing([str(c) for c in frame.columns])}) "
-                             f"but no rows.")
+        raise InputFileError(
+            f"{path} has columns ({_listing([str(c) for c in frame.columns])}) but no rows."
+        )
     return _table_pool(frame, path, key, id_column)
 
 
@@ -367,36 +444,47 @@ def _table_pool(frame, path, key, id_column, decimal_hint=False):
     columns = [str(c) for c in frame.columns]
     if len(set(columns)) != len(columns):
         dup = sorted({c for c in columns if columns.count(c) > 1})
-        raise InputFileError(f"{path}: the column name(s) {_listing(dup)} appear more than "
-                             f"once; give every column its own name.")
+        raise InputFileError(
+            f"{path}: the column name(s) {_listing(dup)} appear more than "
+            f"once; give every column its own name."
+        )
     frame.columns = columns
     if id_column is not None and id_column not in columns:
-        raise InputFileError(f"--id-column {id_column!r}: no such column in {path}; its "
-                             f"columns are {_listing(columns)}.")
-    ids = (_id_values(frame[id_column], id_column) if id_column is not None
-           else np.arange(len(frame)))
+        raise InputFileError(
+            f"--id-column {id_column!r}: no such column in {path}; its "
+            f"columns are {_listing(columns)}."
+        )
+    ids = (
+        _id_values(frame[id_column], id_column) if id_column is not None else np.arange(len(frame))
+    )
     rest = frame.drop(columns=[id_column]) if id_column is not None else frame
 
     if key is not None:
         if key not in columns:
-            raise InputFileError(f"--key {key!r}: no such column in {path}; its columns are "
-                                 f"{_listing(columns)}.")
+            raise InputFileError(
+                f"--key {key!r}: no such column in {path}; its columns are {_listing(columns)}."
+            )
         if key == id_column:
-            raise InputFileError(f"--key and --id-column both name {key!r}; the embeddings and "
-                                 f"the ids must be different columns.")
+            raise InputFileError(
+                f"--key and --id-column both name {key!r}; the embeddings and "
+                f"the ids must be different columns."
+            )
         if not _is_list_column(rest[key]):
             raise InputFileError(
                 f"--key {key!r}: the column holds single values, not one embedding (list) "
-                f"per row; drop --key to use every numeric column as a feature.")
+                f"per row; drop --key to use every numeric column as a feature."
+            )
         return _stack_lists(rest[key], key), ids, id_column or "index"
 
     list_columns = [c for c in rest.columns if _is_list_column(rest[c])]
     if len(list_columns) == 1:
         return _stack_lists(rest[list_columns[0]], list_columns[0]), ids, id_column or "index"
     if len(list_columns) > 1:
-        raise InputFileError(f"{path} has {len(list_columns)} columns holding lists "
-                             f"({_listing(list_columns)}); choose the embeddings with --key "
-                             f"NAME.")
+        raise InputFileError(
+            f"{path} has {len(list_columns)} columns holding lists "
+            f"({_listing(list_columns)}); choose the embeddings with --key "
+            f"NAME."
+        )
     X = frame_to_matrix(rest, text="ignore", source=str(path), decimal_hint=decimal_hint)
     return X, ids, id_column or "index"
 
@@ -407,18 +495,29 @@ def _id_values(column, name):
     missing = column.isna().to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        raise InputFileError(f"--id-column {name!r} has missing values ({int(missing.sum())} "
-                             f"blank, first: row {row}); every row needs an id: fill them in "
-                             f"or drop --id-column to use row numbers.")
+        raise InputFileError(
+            f"--id-column {name!r} has missing values ({int(missing.sum())} "
+            f"blank, first: row {row}); every row needs an id: fill them in "
+            f"or drop --id-column to use row numbers."
+        )
     values = column.to_numpy()
     if values.dtype == object:
-        bad = next(((i, v) for i, v in enumerate(values)
-                    if not isinstance(v, (str, bytes, bool, int, float, np.generic,
-                                          pd.Timestamp, pd.Timedelta))), None)
+        bad = next(
+            (
+                (i, v)
+                for i, v in enumerate(values)
+                if not isinstance(
+                    v, (str, bytes, bool, int, float, np.generic, pd.Timestamp, pd.Timedelta)
+                )
+            ),
+            None,
+        )
         if bad is not None:
-            raise InputFileError(f"--id-column {name!r} holds {type(bad[1]).__name__} values "
-                                 f"(row {bad[0]}: {_short(bad[1])}); ids must be single "
-                                 f"values such as names or numbers.")
+            raise InputFileError(
+                f"--id-column {name!r} holds {type(bad[1]).__name__} values "
+                f"(row {bad[0]}: {_short(bad[1])}); ids must be single "
+                f"values such as names or numbers."
+            )
     if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
         values = np.asarray(column.astype(object).to_numpy())
     return values
@@ -456,16 +555,22 @@ def _stack_lists(column, name):
                 raise ValueError("it is blank: a missing value")
             row = _parse_list(value)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise InputFileError(f"column {name!r}, row {position}: cannot read "
-                                 f"{_short(value)} as a list of numbers "
-                                 f"({_one_line(exc, 80)}).") from None
+            raise InputFileError(
+                f"column {name!r}, row {position}: cannot read "
+                f"{_short(value)} as a list of numbers "
+                f"({_one_line(exc, 80)})."
+            ) from None
         if row.ndim != 1:
-            raise InputFileError(f"column {name!r}, row {position}: expected a flat list of "
-                                 f"numbers, got shape {row.shape}.")
+            raise InputFileError(
+                f"column {name!r}, row {position}: expected a flat list of "
+                f"numbers, got shape {row.shape}."
+            )
         if rows and row.shape != rows[0].shape:
-            raise InputFileError(f"column {name!r}: row {position} has {row.size} numbers but "
-                                 f"row 0 has {rows[0].size}; every embedding must have the "
-                                 f"same length.")
+            raise InputFileError(
+                f"column {name!r}: row {position} has {row.size} numbers but "
+                f"row 0 has {rows[0].size}; every embedding must have the "
+                f"same length."
+            )
         rows.append(row)
     if not rows:
         return np.empty((0, 0))
@@ -530,22 +635,30 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
     """
     import pandas as pd
 
-    how = ("pass --decimal ','" if decimal_hint else "convert them, e.g. with "
-           "pd.to_numeric(s.str.replace(',', '.'))")
+    how = (
+        "pass --decimal ','"
+        if decimal_hint
+        else "convert them, e.g. with pd.to_numeric(s.str.replace(',', '.'))"
+    )
     features, converted, ignored = [], {}, []
     for name in frame.columns:
         column = frame[name]
         dtype = column.dtype
-        if pd.api.types.is_bool_dtype(dtype) or (pd.api.types.is_numeric_dtype(dtype)
-                                                  and not pd.api.types.is_complex_dtype(dtype)):
+        if pd.api.types.is_bool_dtype(dtype) or (
+            pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype)
+        ):
             features.append(name)
             continue
         if pd.api.types.is_complex_dtype(dtype):
-            raise InputFileError(f"{source}: column {name!r} holds complex numbers; skelfs "
-                                 f"needs real features (use its real part or modulus).")
+            raise InputFileError(
+                f"{source}: column {name!r} holds complex numbers; skelfs "
+                f"needs real features (use its real part or modulus)."
+            )
         if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
-            raise InputFileError(f"{source}: column {name!r} has dtype {dtype}, not numbers; "
-                                 f"drop it or convert it to numbers.")
+            raise InputFileError(
+                f"{source}: column {name!r} has dtype {dtype}, not numbers; "
+                f"drop it or convert it to numbers."
+            )
         present = column.notna().to_numpy()
         values = column.to_numpy(dtype=object)
         numbers = pd.to_numeric(column.where(column.notna(), None), errors="coerce")
@@ -561,36 +674,52 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
             continue
         row, value = int(bad[0]), values[bad[0]]
         if isinstance(value, str) and _DECIMAL_COMMA.match(value):
-            raise InputFileError(f"{source}: column {name!r} holds numbers written with a "
-                                 f"decimal comma (row {row}: {_short(value)}); {how}.")
+            raise InputFileError(
+                f"{source}: column {name!r} holds numbers written with a "
+                f"decimal comma (row {row}: {_short(value)}); {how}."
+            )
         if is_number.any():
             good = int(np.flatnonzero(is_number)[0])
-            raise InputFileError(f"{source}: column {name!r} mixes numbers and text: row {row} "
-                                 f"holds {_short(value)} (row {good} holds "
-                                 f"{_short(values[good])}); fix or remove that value, or drop "
-                                 f"the column.")
+            raise InputFileError(
+                f"{source}: column {name!r} mixes numbers and text: row {row} "
+                f"holds {_short(value)} (row {good} holds "
+                f"{_short(values[good])}); fix or remove that value, or drop "
+                f"the column."
+            )
         ignored.append(name)
     if ignored and text == "error":
-        raise InputFileError(f"{source} has column(s) of text, not numbers: "
-                             f"{_listing([str(c) for c in ignored])}; selectors use numeric "
-                             f"features only: drop them, e.g. X.drop(columns=[...]).")
+        raise InputFileError(
+            f"{source} has column(s) of text, not numbers: "
+            f"{_listing([str(c) for c in ignored])}; selectors use numeric "
+            f"features only: drop them, e.g. X.drop(columns=[...])."
+        )
     if not features:
-        hint = (" Numbers such as '1,5' with a decimal comma are read as text: pass "
-                "--decimal ','." if decimal_hint else "")
-        raise InputFileError(f"{source} has no numeric column to use as features (columns: "
-                             f"{_listing([str(c) for c in frame.columns])}).{hint}")
+        hint = (
+            " Numbers such as '1,5' with a decimal comma are read as text: pass --decimal ','."
+            if decimal_hint
+            else ""
+        )
+        raise InputFileError(
+            f"{source} has no numeric column to use as features (columns: "
+            f"{_listing([str(c) for c in frame.columns])}).{hint}"
+        )
     if ignored:
-        warnings.warn(f"{source}: leaving out the text column(s) {_listing(ignored)}; the "
-                      f"features are the {len(features)} numeric column(s).", UserWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{source}: leaving out the text column(s) {_listing(ignored)}; the "
+            f"features are the {len(features)} numeric column(s).",
+            UserWarning,
+            stacklevel=2,
+        )
     for name in features:
         column = frame[name]
         missing = column.isna().to_numpy()
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
-            raise InputFileError(f"{source}: column {name!r} has missing values "
-                                 f"({int(missing.sum())}, first: row {row}); drop or impute "
-                                 f"them first.")
+            raise InputFileError(
+                f"{source}: column {name!r} has missing values "
+                f"({int(missing.sum())}, first: row {row}); drop or impute "
+                f"them first."
+            )
     for name in features:
         column = converted.get(name, frame[name])
         values = column if name in converted else column.to_numpy()
@@ -599,41 +728,56 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
             warnings.warn(
                 f"{source}: column {name!r} looks like a row id ({why}) but is used as a "
                 f"feature; exclude it: --id-column {shlex.quote(str(name))} on the command "
-                f"line, X.drop(columns={str(name)!r}) in Python.", IdColumnWarning, stacklevel=2)
+                f"line, X.drop(columns={str(name)!r}) in Python.",
+                IdColumnWarning,
+                stacklevel=2,
+            )
     dtypes = {frame[n].dtype for n in features if n not in converted}
     if not converted and len(dtypes) == 1:
         (dtype,) = dtypes
         if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
-            return frame[features].to_numpy() if len(features) < len(frame.columns) \
+            return (
+                frame[features].to_numpy()
+                if len(features) < len(frame.columns)
                 else frame.to_numpy()
+            )
     X = np.empty((len(frame), len(features)), dtype=np.float64)
     for j, name in enumerate(features):
-        X[:, j] = converted[name] if name in converted else \
-            frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        X[:, j] = (
+            converted[name]
+            if name in converted
+            else frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        )
     return X
 
 
 def _check_matrix(X, path):
     _check_array_dtype(X.dtype, f"{path}: the embeddings")
     if X.ndim != 2:
-        hint = (" (for a single feature, save X.reshape(-1, 1))" if X.ndim == 1 else "")
-        raise InputFileError(f"{path}: the embeddings have shape {X.shape}; skelfs needs a 2-D "
-                             f"array of shape (n_rows, n_features){hint}.")
+        hint = " (for a single feature, save X.reshape(-1, 1))" if X.ndim == 1 else ""
+        raise InputFileError(
+            f"{path}: the embeddings have shape {X.shape}; skelfs needs a 2-D "
+            f"array of shape (n_rows, n_features){hint}."
+        )
     if X.shape[0] < 2 or X.shape[1] < 1:
-        raise InputFileError(f"{path}: the embeddings have shape {X.shape}; skelfs needs at "
-                             f"least 2 rows and 1 feature.")
+        raise InputFileError(
+            f"{path}: the embeddings have shape {X.shape}; skelfs needs at "
+            f"least 2 rows and 1 feature."
+        )
     if np.issubdtype(X.dtype, np.floating):
         # In blocks of rows: a memory-mapped pool is never held in memory at once.
         n_bad, first = 0, None
         for start in range(0, X.shape[0], _CHECK_BLOCK):
-            bad = np.flatnonzero(~np.isfinite(X[start:start + _CHECK_BLOCK]).all(axis=1))
+            bad = np.flatnonzero(~np.isfinite(X[start : start + _CHECK_BLOCK]).all(axis=1))
             if bad.size and first is None:
                 first = start + int(bad[0])
             n_bad += bad.size
         if n_bad:
             rows = "1 row has" if n_bad == 1 else f"{n_bad} rows have"
-            raise InputFileError(f"{path}: {rows} missing or infinite values (first: row "
-                                 f"{first}); drop or impute them first.")
+            raise InputFileError(
+                f"{path}: {rows} missing or infinite values (first: row "
+                f"{first}); drop or impute them first."
+            )
     return X
 
 

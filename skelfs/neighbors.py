@@ -74,8 +74,17 @@ _FAISS_MIN_NPROBE = 16
 _FAISS_CANDIDATES_PER_NEIGHBOR = 25
 
 
-def kneighbors(X, n_neighbors, *, neighbors=None, backend="auto", block_size=4096,
-               device="cpu", random_state=None, verbose=0):
+def kneighbors(
+    X,
+    n_neighbors,
+    *,
+    neighbors=None,
+    backend="auto",
+    block_size=4096,
+    device="cpu",
+    random_state=None,
+    verbose=0,
+):
     """The ``n_neighbors`` nearest other rows of every row, on cosine distance.
 
     Parameters
@@ -153,13 +162,21 @@ default=None
     if backend == "faiss":
         cand_dist, cand_idx, zero = _faiss_candidates(X, k, block_size, random_state, verbose)
     else:
-        cand_dist, cand_idx, zero = _pynndescent_candidates(X, k, block_size, random_state,
-                                                            verbose)
+        cand_dist, cand_idx, zero = _pynndescent_candidates(X, k, block_size, random_state, verbose)
     return _finish_candidates(X, k, cand_dist, cand_idx, zero, block_size, torch_device)
 
 
-def kneighbors_graph(X, n_neighbors, *, neighbors=None, backend="auto", block_size=4096,
-                     device="cpu", random_state=None, verbose=0):
+def kneighbors_graph(
+    X,
+    n_neighbors,
+    *,
+    neighbors=None,
+    backend="auto",
+    block_size=4096,
+    device="cpu",
+    random_state=None,
+    verbose=0,
+):
     """The cosine k-nearest-neighbour graph of the rows of ``X``, self excluded.
 
     Same search and parameters as :func:`kneighbors`; memory is
@@ -193,8 +210,15 @@ def kneighbors_graph(X, n_neighbors, *, neighbors=None, backend="auto", block_si
     False
     """
     distances, indices = kneighbors(
-        X, n_neighbors, neighbors=neighbors, backend=backend, block_size=block_size,
-        device=device, random_state=random_state, verbose=verbose)
+        X,
+        n_neighbors,
+        neighbors=neighbors,
+        backend=backend,
+        block_size=block_size,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
     n, k = indices.shape
     indptr = np.arange(0, n * k + 1, k, dtype=np.intp)
     return sp.csr_matrix((distances.ravel(), indices.ravel(), indptr), shape=(n, n))
@@ -204,8 +228,7 @@ def kneighbors_graph(X, n_neighbors, *, neighbors=None, backend="auto", block_si
 
 
 def _check_n_neighbors(n_neighbors, n_samples):
-    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors,
-                                                                    numbers.Integral):
+    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, numbers.Integral):
         raise TypeError(f"n_neighbors must be an int, got {n_neighbors!r}.")
     if not 1 <= n_neighbors < n_samples:
         raise ValueError(
@@ -228,10 +251,12 @@ def _check_backend(backend):
 
 
 def _check_block_size(block_size):
-    if (isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, numbers.Integral)
-            or block_size < 1):
-        raise ValueError(f"block_size must be a positive int (rows per block), "
-                         f"got {block_size!r}.")
+    if (
+        isinstance(block_size, (bool, np.bool_))
+        or not isinstance(block_size, numbers.Integral)
+        or block_size < 1
+    ):
+        raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}.")
     return int(block_size)
 
 
@@ -469,10 +494,12 @@ def _exact_search_rows(X, query_rows, k, block_size, device):
 
 def _zero_rows(X, block_size):
     """Boolean mask of the all-zero rows, in one streamed pass."""
-    return np.concatenate([
-        ~np.any(np.asarray(X[s:s + block_size]) != 0, axis=1)
-        for s in range(0, X.shape[0], block_size)
-    ])
+    return np.concatenate(
+        [
+            ~np.any(np.asarray(X[s : s + block_size]) != 0, axis=1)
+            for s in range(0, X.shape[0], block_size)
+        ]
+    )
 
 
 def _faiss_candidates(X, k, block_size, random_state, verbose):
@@ -483,36 +510,43 @@ def _faiss_candidates(X, k, block_size, random_state, verbose):
     n, d = X.shape
     cpu = torch.device("cpu")
     rng = check_random_state(random_state)
-    n_lists = int(max(1, min(round(_FAISS_LISTS_PER_SQRT_N * np.sqrt(n)),
-                             n // _FAISS_TRAIN_PER_LIST)))
+    n_lists = int(
+        max(1, min(round(_FAISS_LISTS_PER_SQRT_N * np.sqrt(n)), n // _FAISS_TRAIN_PER_LIST))
+    )
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_lists, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = draw_seed(rng)
     n_blocks = -(-n // block_size)
     bar = progress(2 * n_blocks + 1, "faiss kNN", verbose)
     try:
-        train_rows = np.sort(rng.choice(n, min(n, _FAISS_TRAIN_PER_LIST * n_lists),
-                                        replace=False))
-        train = np.concatenate([
-            _unit_rows(X, train_rows[a:a + block_size], cpu).numpy()
-            for a in range(0, train_rows.size, block_size)
-        ])
+        train_rows = np.sort(rng.choice(n, min(n, _FAISS_TRAIN_PER_LIST * n_lists), replace=False))
+        train = np.concatenate(
+            [
+                _unit_rows(X, train_rows[a : a + block_size], cpu).numpy()
+                for a in range(0, train_rows.size, block_size)
+            ]
+        )
         index.train(train)
         del train
         bar.update()
         zero = np.empty(n, dtype=bool)
         for s in range(0, n, block_size):
             block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
-            zero[s:s + block.shape[0]] = ~block.any(axis=1)
+            zero[s : s + block.shape[0]] = ~block.any(axis=1)
             index.add(block)
             bar.update()
-        index.nprobe = int(min(n_lists, max(
-            _FAISS_MIN_NPROBE, np.ceil(_FAISS_CANDIDATES_PER_NEIGHBOR * k * n_lists / n))))
+        index.nprobe = int(
+            min(
+                n_lists,
+                max(_FAISS_MIN_NPROBE, np.ceil(_FAISS_CANDIDATES_PER_NEIGHBOR * k * n_lists / n)),
+            )
+        )
         cand_sim = np.empty((n, k + 1), dtype=np.float32)
         cand_idx = np.empty((n, k + 1), dtype=np.int64)
         for s in range(0, n, block_size):
             block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
-            cand_sim[s:s + block.shape[0]], cand_idx[s:s + block.shape[0]] = index.search(
-                block, k + 1)
+            cand_sim[s : s + block.shape[0]], cand_idx[s : s + block.shape[0]] = index.search(
+                block, k + 1
+            )
             bar.update()
     finally:
         bar.close()
@@ -530,8 +564,14 @@ def _pynndescent_candidates(X, k, block_size, random_state, verbose):
         # metric="cosine" normalises one float32 copy of X internally. The graph lists
         # each row as its own first neighbour, hence k + 1 (at most n - 1 is allowed;
         # rows left short are completed exactly).
-        index = NNDescent(X, metric="cosine", n_neighbors=min(k + 1, X.shape[0] - 1),
-                          random_state=random_state, low_memory=True, verbose=verbose > 1)
+        index = NNDescent(
+            X,
+            metric="cosine",
+            n_neighbors=min(k + 1, X.shape[0] - 1),
+            random_state=random_state,
+            low_memory=True,
+            verbose=verbose > 1,
+        )
         cand_idx, cand_dist = index.neighbor_graph
         bar.update()
     finally:

@@ -24,7 +24,8 @@ def _pyplot():
     except ImportError as exc:
         raise ImportError(
             "skelfs.plotting needs matplotlib: pip install skelfs[plot] "
-            "(or pip install matplotlib).") from exc
+            "(or pip install matplotlib)."
+        ) from exc
     return plt
 
 
@@ -71,8 +72,10 @@ def hard_pruned_mask(selector):
     if beta <= 0.0:
         return mask
     pruner = getattr(selector, "pruner_", None)
-    per_cluster = (getattr(pruner, "allocation", None) is not None
-                   and getattr(selector, "pseudo_labels_", None) is not None)
+    per_cluster = (
+        getattr(pruner, "allocation", None) is not None
+        and getattr(selector, "pseudo_labels_", None) is not None
+    )
     groups = np.asarray(selector.pseudo_labels_) if per_cluster else np.zeros(n, dtype=int)
     for g in np.unique(groups):
         members = np.flatnonzero(groups == g)
@@ -126,7 +129,8 @@ def plot_difficulty(selector, ax=None, *, bins=50):
         raise ValueError(
             f"plot_difficulty needs a fitted selector with per-row scores_ (ELFSSelector, "
             f"D2Selector, PrototypicalitySelector); got {type(selector).__name__}"
-            f"{'' if hasattr(selector, 'sample_indices_') else ', not fitted'}.")
+            f"{'' if hasattr(selector, 'sample_indices_') else ', not fitted'}."
+        )
     scores = np.asarray(selector.scores_, dtype=np.float64)
     selected = selector.get_support()
     dropped = hard_pruned_mask(selector)
@@ -135,24 +139,47 @@ def plot_difficulty(selector, ax=None, *, bins=50):
 
     ax = _axes(ax, (7.5, 4.2))
     edges = np.histogram_bin_edges(scores, bins=bins)
-    groups = [(scores[selected], SELECTED_COLOR, f"selected ({selected.sum()})"),
-              (scores[rest], POOL_COLOR, f"not selected ({rest.sum()})")]
+    groups = [
+        (scores[selected], SELECTED_COLOR, f"selected ({selected.sum()})"),
+        (scores[rest], POOL_COLOR, f"not selected ({rest.sum()})"),
+    ]
     if dropped.any():
         pruner = getattr(selector, "pruner_", None)
         where = "overall" if getattr(pruner, "allocation", None) is None else "in each cluster"
-        groups.append((scores[dropped], DROPPED_COLOR,
-                       f"dropped: hardest β={beta:.2f} {where} ({dropped.sum()})"))
+        groups.append(
+            (
+                scores[dropped],
+                DROPPED_COLOR,
+                f"dropped: hardest β={beta:.2f} {where} ({dropped.sum()})",
+            )
+        )
     values, colors, labels = zip(*groups)
-    ax.hist(list(values), bins=edges, stacked=True, color=list(colors), label=list(labels),
-            edgecolor="white", linewidth=0.3)
+    ax.hist(
+        list(values),
+        bins=edges,
+        stacked=True,
+        color=list(colors),
+        label=list(labels),
+        edgecolor="white",
+        linewidth=0.3,
+    )
     pruner = getattr(selector, "pruner_", None)
     if dropped.any() and getattr(pruner, "allocation", 0) is None:
         cut = scores[dropped].min()
-        ax.axvspan(cut, edges[-1], color=DROPPED_COLOR, alpha=0.10, zorder=0,
-                   label=f"region above the β cut ({cut:.2f})")
+        ax.axvspan(
+            cut,
+            edges[-1],
+            color=DROPPED_COLOR,
+            alpha=0.10,
+            zorder=0,
+            label=f"region above the β cut ({cut:.2f})",
+        )
     name = getattr(selector, "difficulty", None) if hasattr(selector, "beta_") else None
-    ax.set_xlabel(f"difficulty{f' ({name})' if name else ''}: higher = harder"
-                  if hasattr(selector, "beta_") else "score (scores_)")
+    ax.set_xlabel(
+        f"difficulty{f' ({name})' if name else ''}: higher = harder"
+        if hasattr(selector, "beta_")
+        else "score (scores_)"
+    )
     ax.set_ylabel("rows")
     title = f"{type(selector).__name__}: {selected.sum()} of {scores.size} rows selected"
     if hasattr(selector, "beta_"):
@@ -177,8 +204,10 @@ def _subsample(selected, max_points, random_state):
         return chosen, others
     n_chosen = min(chosen.size, max(1, max_points // 2))
     n_others = min(others.size, max_points - n_chosen)
-    return (np.sort(rng.choice(chosen, n_chosen, replace=False)),
-            np.sort(rng.choice(others, n_others, replace=False)))
+    return (
+        np.sort(rng.choice(chosen, n_chosen, replace=False)),
+        np.sort(rng.choice(others, n_others, replace=False)),
+    )
 
 
 def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, random_state=0):
@@ -225,15 +254,19 @@ def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, rand
     check_is_fitted(selector, "sample_indices_")
     if method not in ("pca", "features"):
         raise ValueError(f'method must be "pca" or "features", got {method!r}.')
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) \
-            or max_points < 2:
+    if (
+        isinstance(max_points, bool)
+        or not isinstance(max_points, (int, np.integer))
+        or max_points < 2
+    ):
         raise ValueError(f"max_points must be an int >= 2, got {max_points!r}.")
     if not hasattr(X, "shape"):
         X = np.asarray(X)
     if len(X.shape) != 2 or X.shape[0] != selector.n_samples_fit_:
         raise ValueError(
             f"X has shape {X.shape}; plot_selection needs the pool the selector was fitted "
-            f"on, with {selector.n_samples_fit_} rows.")
+            f"on, with {selector.n_samples_fit_} rows."
+        )
     if X.shape[1] < 2:
         raise ValueError(f"X has {X.shape[1]} feature; a 2-D view needs at least 2.")
 
@@ -251,20 +284,38 @@ def plot_selection(X, selector, ax=None, method="pca", *, max_points=20000, rand
 
         pca = PCA(n_components=2, random_state=random_state)
         Z = pca.fit_transform(Z)
-        xlabel, ylabel = (f"PC{i + 1} ({100 * r:.0f}% of variance)"
-                          for i, r in enumerate(pca.explained_variance_ratio_))
+        xlabel, ylabel = (
+            f"PC{i + 1} ({100 * r:.0f}% of variance)"
+            for i, r in enumerate(pca.explained_variance_ratio_)
+        )
     else:
         Z = Z[:, :2]
         xlabel, ylabel = "feature 0", "feature 1"
 
     ax = _axes(ax, (6.5, 5.5))
-    Zo, Zc = Z[: others.size], Z[others.size:]
-    ax.scatter(Zo[:, 0], Zo[:, 1], s=5, c=POOL_COLOR, alpha=0.6, linewidths=0,
-               label=f"not selected ({(~selected).sum()})", rasterized=True)
+    Zo, Zc = Z[: others.size], Z[others.size :]
+    ax.scatter(
+        Zo[:, 0],
+        Zo[:, 1],
+        s=5,
+        c=POOL_COLOR,
+        alpha=0.6,
+        linewidths=0,
+        label=f"not selected ({(~selected).sum()})",
+        rasterized=True,
+    )
     # Smaller markers when many rows are highlighted, so they do not merge into blobs.
     size = 16.0 * min(1.0, np.sqrt(500 / max(chosen.size, 1)))
-    ax.scatter(Zc[:, 0], Zc[:, 1], s=max(size, 4.0), c=SELECTED_COLOR, edgecolors="black",
-               linewidths=0.3, label=f"selected ({selected.sum()})", rasterized=True)
+    ax.scatter(
+        Zc[:, 0],
+        Zc[:, 1],
+        s=max(size, 4.0),
+        c=SELECTED_COLOR,
+        edgecolors="black",
+        linewidths=0.3,
+        label=f"selected ({selected.sum()})",
+        rasterized=True,
+    )
     title = f"{type(selector).__name__}: {selected.sum()} of {selected.size} rows"
     if rows.size < selected.size:
         title += f"\n(showing a random {rows.size} of them)"
@@ -325,28 +376,36 @@ def plot_budget_curve(results, dataset=None, ax=None, *, probe="lr"):
         raise ValueError(
             f"the results lack the column(s) {', '.join(missing)}; plot_budget_curve reads "
             f"the benchmark CSVs (columns {', '.join(BUDGET_COLUMNS)}, optionally seed and "
-            f"probe); found: {', '.join(map(str, frame.columns))}.")
+            f"probe); found: {', '.join(map(str, frame.columns))}."
+        )
     frame = frame.dropna(subset=["accuracy"])  # a partial run leaves some rows empty
     if "probe" in frame.columns:
         probes = sorted(frame["probe"].dropna().astype(str).unique())
         if probe not in probes:
-            raise ValueError(f"probe={probe!r} is not in the results; they hold "
-                             f"{', '.join(probes)}.")
+            raise ValueError(
+                f"probe={probe!r} is not in the results; they hold {', '.join(probes)}."
+            )
         frame = frame[frame["probe"].astype(str) == probe]
     datasets = sorted(frame["dataset"].astype(str).unique())
     if dataset is None:
         if len(datasets) != 1:
-            raise ValueError(f"the results hold {len(datasets)} datasets "
-                             f"({', '.join(datasets)}); choose one with dataset=...")
+            raise ValueError(
+                f"the results hold {len(datasets)} datasets "
+                f"({', '.join(datasets)}); choose one with dataset=..."
+            )
         dataset = datasets[0]
     elif dataset not in datasets:
-        raise ValueError(f"dataset={dataset!r} is not in the results; they hold "
-                         f"{', '.join(datasets)}.")
+        raise ValueError(
+            f"dataset={dataset!r} is not in the results; they hold {', '.join(datasets)}."
+        )
     frame = frame[frame["dataset"].astype(str) == dataset]
 
-    stats = (frame.assign(accuracy=100 * frame["accuracy"].astype(float))
-             .groupby(["method", "budget"])["accuracy"].agg(["mean", "std", "count"])
-             .reset_index())
+    stats = (
+        frame.assign(accuracy=100 * frame["accuracy"].astype(float))
+        .groupby(["method", "budget"])["accuracy"]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
     methods = list(stats["method"].astype(str).unique())
     # ELFS first and random second in the legend, then the baselines alphabetically.
     methods.sort(key=lambda m: (m != "elfs", m != "random", m))
@@ -354,19 +413,38 @@ def plot_budget_curve(results, dataset=None, ax=None, *, probe="lr"):
 
     budgets = np.sort(stats["budget"].astype(float).unique())
     if budgets.size == 1:
-        return _plot_one_budget(stats, methods, dataset, budgets[0], n_seeds, probe,
-                                "probe" in frame.columns, ax)
+        return _plot_one_budget(
+            stats, methods, dataset, budgets[0], n_seeds, probe, "probe" in frame.columns, ax
+        )
 
     ax = _axes(ax, (7.5, 4.8))
-    palette = iter(["#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-                    "#ff7f0e", "#1f77b4", "#7f7f7f"] * 4)
+    palette = iter(
+        [
+            "#2ca02c",
+            "#9467bd",
+            "#8c564b",
+            "#e377c2",
+            "#17becf",
+            "#bcbd22",
+            "#ff7f0e",
+            "#1f77b4",
+            "#7f7f7f",
+        ]
+        * 4
+    )
     for method in methods:
         rows = stats[stats["method"].astype(str) == method].sort_values("budget")
         if method == "elfs":
             style = {"color": DROPPED_COLOR, "linewidth": 2.4, "marker": "o", "zorder": 5}
         elif method == "random":
-            style = {"color": "black", "linewidth": 1.4, "linestyle": "--", "marker": "s",
-                     "markersize": 4, "zorder": 4}
+            style = {
+                "color": "black",
+                "linewidth": 1.4,
+                "linestyle": "--",
+                "marker": "s",
+                "markersize": 4,
+                "zorder": 4,
+            }
         else:
             style = {"color": next(palette), "linewidth": 1.2, "marker": ".", "zorder": 3}
         x, y = rows["budget"].to_numpy(float), rows["mean"].to_numpy(float)
@@ -405,10 +483,24 @@ def _plot_one_budget(stats, methods, dataset, budget, n_seeds, probe, has_probe,
         color = {"elfs": DROPPED_COLOR, "random": "black"}.get(method, SELECTED_COLOR)
         if stats.loc[method, "count"] > 1 and np.isfinite(sd):
             ax.hlines(y, mean - sd, mean + sd, color=color, linewidth=1.2)
-        ax.plot([mean], [y], marker="o", markersize=7 if method == "elfs" else 5,
-                color=color, linestyle="none", label=method)
-        ax.annotate(f"{mean:.1f}", (mean, y), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize="small", color=color)
+        ax.plot(
+            [mean],
+            [y],
+            marker="o",
+            markersize=7 if method == "elfs" else 5,
+            color=color,
+            linestyle="none",
+            label=method,
+        )
+        ax.annotate(
+            f"{mean:.1f}",
+            (mean, y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+            color=color,
+        )
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels(order)
     ax.set_ylim(-0.7, len(order) - 0.3)

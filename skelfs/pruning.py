@@ -168,8 +168,9 @@ class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
         "random_state": Seed(),
     }
 
-    def __init__(self, beta=0.1, sampling="ccs", n_strata=50, allocation="cover",
-                 random_state=None):
+    def __init__(
+        self, beta=0.1, sampling="ccs", n_strata=50, allocation="cover", random_state=None
+    ):
         self.beta = beta
         self.sampling = sampling
         self.n_strata = n_strata
@@ -207,13 +208,14 @@ class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
             raise ValueError(
                 'sampling="coverage" needs the similarity graph of the rows '
                 f"(similarity of shape ({n}, {n})); ELFSSelector builds and passes it, "
-                "or pass skelfs.coverage.similarity_graph(...) to select().")
+                "or pass skelfs.coverage.similarity_graph(...) to select()."
+            )
         rng = check_random_state(self.random_state)
         if groups is None or self.allocation is None:
             kept = n - floor_count(beta, n)
             self._check_feasible(kept, n_select, beta, n)
             if self.sampling == "coverage":
-                survivors = hardest_first(scores, rng)[n - kept:]
+                survivors = hardest_first(scores, rng)[n - kept :]
                 return np.sort(greedy_coverage(similarity, n_select, candidates=survivors)[0])
             return np.sort(self._prune(scores, n_select, beta, rng))
 
@@ -226,7 +228,8 @@ class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
         self._check_feasible(int(kept.sum()), n_select, beta, n)
         if self.sampling == "coverage":  # drop the hardest per cluster, cover globally
             survivors = np.concatenate(
-                [m[hardest_first(scores[m], rng)[m.size - k:]] for m, k in zip(members, kept)])
+                [m[hardest_first(scores[m], rng)[m.size - k :]] for m, k in zip(members, kept)]
+            )
             return np.sort(greedy_coverage(similarity, n_select, candidates=survivors)[0])
         alloc = _SPLITS[self.allocation](kept, n_select, rng)
         chosen = [m[self._prune(scores[m], a, beta, rng)] for m, a in zip(members, alloc) if a > 0]
@@ -235,7 +238,7 @@ class DoubleEndPruner(ValidatedParamsMixin, BaseEstimator):
     def _prune(self, scores, n_select, beta, rng):
         """Double-end pruning of one group: positions into ``scores``."""
         order = hardest_first(scores, rng)
-        rest = order[floor_count(beta, scores.shape[0]):]
+        rest = order[floor_count(beta, scores.shape[0]) :]
         if self.sampling == "hard":
             return rest[:n_select]
         return rest[stratified_sample(scores[rest], n_select, self.n_strata, rng)]

@@ -43,22 +43,35 @@ def _spec(cls, description, **defaults):
 
 
 #: name -> :class:`SelectorSpec`, in the order the CLI and the quality tables list them.
-SELECTORS = MappingProxyType({
-    "random": _spec(baselines.RandomSelector, "a uniform random sample"),
-    "elfs": _spec(ELFSSelector, "ELFS: pseudo-labels, proxy training dynamics, double-end "
-                                "pruning"),
-    "prototypicality": _spec(baselines.PrototypicalitySelector,
-                             "rows closest to their k-means centroid (end='easy')", end="easy"),
-    "kcenter": _spec(baselines.KCenterGreedySelector, "greedy k-center (core-set) coverage"),
-    "typiclust": _spec(baselines.TypiClustSelector,
-                       "the most typical row of each of the largest k-means clusters"),
-    "probcover": _spec(baselines.ProbCoverSelector, "greedy cover of delta-balls (ProbCover)"),
-    "d2": _spec(baselines.D2Selector, "D2 pruning: difficulty message passing on the kNN graph"),
-    "facility_location": _spec(baselines.FacilityLocationSelector,
-                               "greedy facility location on the kNN graph"),
-    "maxherding": _spec(baselines.MaxHerdingSelector,
-                        "greedy Gaussian-kernel coverage on the kNN graph (MaxHerding)"),
-})
+SELECTORS = MappingProxyType(
+    {
+        "random": _spec(baselines.RandomSelector, "a uniform random sample"),
+        "elfs": _spec(
+            ELFSSelector, "ELFS: pseudo-labels, proxy training dynamics, double-end pruning"
+        ),
+        "prototypicality": _spec(
+            baselines.PrototypicalitySelector,
+            "rows closest to their k-means centroid (end='easy')",
+            end="easy",
+        ),
+        "kcenter": _spec(baselines.KCenterGreedySelector, "greedy k-center (core-set) coverage"),
+        "typiclust": _spec(
+            baselines.TypiClustSelector,
+            "the most typical row of each of the largest k-means clusters",
+        ),
+        "probcover": _spec(baselines.ProbCoverSelector, "greedy cover of delta-balls (ProbCover)"),
+        "d2": _spec(
+            baselines.D2Selector, "D2 pruning: difficulty message passing on the kNN graph"
+        ),
+        "facility_location": _spec(
+            baselines.FacilityLocationSelector, "greedy facility location on the kNN graph"
+        ),
+        "maxherding": _spec(
+            baselines.MaxHerdingSelector,
+            "greedy Gaussian-kernel coverage on the kNN graph (MaxHerding)",
+        ),
+    }
+)
 
 #: What ``skelfs select`` runs without ``--method``: the selector that measured best overall
 #: in ``docs/quality.md`` (LR probe, 3 datasets x 7 budgets: the most cells within 0.3

@@ -163,8 +163,7 @@ class ELFSSelector(BaseSelector):
         # Checked once, against n_samples, when a clusterer is built from a string
         # (_make_components), after X: a one-row X is reported as such first.
         "n_clusters": NO_VALIDATION,
-        "clusterer": Check(lambda value: _check_component(value, "clusterer", "fit",
-                                                          CLUSTERERS)),
+        "clusterer": Check(lambda value: _check_component(value, "clusterer", "fit", CLUSTERERS)),
         "difficulty": Options(*SCORES),
         "scorer": Check(lambda value: _check_component(value, "scorer", "fit")),
         "sampling": Options(*SAMPLING_MODES),
@@ -177,10 +176,24 @@ class ELFSSelector(BaseSelector):
         "memory": Check(check_memory),  # a path, a joblib.Memory-like object or None
     }
 
-    def __init__(self, budget=0.1, *, beta="auto", n_clusters=None, clusterer="kmeans",
-                 difficulty="aum", scorer=None, sampling="ccs", pruner=None,
-                 feature_extractor=None, device="auto", n_jobs=None, random_state=0,
-                 verbose=0, memory=None):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        beta="auto",
+        n_clusters=None,
+        clusterer="kmeans",
+        difficulty="aum",
+        scorer=None,
+        sampling="ccs",
+        pruner=None,
+        feature_extractor=None,
+        device="auto",
+        n_jobs=None,
+        random_state=0,
+        verbose=0,
+        memory=None,
+    ):
         self.budget = budget
         self.beta = beta
         self.n_clusters = n_clusters
@@ -204,23 +217,29 @@ class ELFSSelector(BaseSelector):
                 n_clusters = min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, n_samples)
             else:
                 n_clusters = check_n_clusters(self.n_clusters, n_samples)
-            clusterer = CLUSTERERS[self.clusterer](n_clusters=n_clusters, device=self.device,
-                                                   random_state=seeds[0])
+            clusterer = CLUSTERERS[self.clusterer](
+                n_clusters=n_clusters, device=self.device, random_state=seeds[0]
+            )
             if self.clusterer == "temi":  # the deep clusterer also trains with these
                 clusterer.set_params(n_jobs=self.n_jobs, verbose=self.verbose)
         else:
             clusterer = _clone_component(self.clusterer, seeds[0])
 
         if self.scorer is None:
-            scorer = DynamicsScorer(difficulty=self.difficulty, device=self.device,
-                                    random_state=seeds[1], verbose=self.verbose)
+            scorer = DynamicsScorer(
+                difficulty=self.difficulty,
+                device=self.device,
+                random_state=seeds[1],
+                verbose=self.verbose,
+            )
         else:
             scorer = _clone_component(self.scorer, seeds[1])
 
         if self.pruner is None:
             beta = check_beta(self.beta)
-            pruner = DoubleEndPruner(beta=0.0 if beta == "auto" else beta,
-                                     sampling=self.sampling, random_state=seeds[2])
+            pruner = DoubleEndPruner(
+                beta=0.0 if beta == "auto" else beta, sampling=self.sampling, random_state=seeds[2]
+            )
             wanted_beta = beta
         else:
             pruner = _clone_component(self.pruner, seeds[2])
@@ -230,12 +249,12 @@ class ELFSSelector(BaseSelector):
     # -- selection -----------------------------------------------------------------------
     def _select(self, X, n_select):
         rng = check_random_state(self.random_state)
-        clusterer, scorer, pruner, wanted_beta = self._make_components(
-            X.shape[0], n_select, rng)
+        clusterer, scorer, pruner, wanted_beta = self._make_components(X.shape[0], n_select, rng)
         if wanted_beta != "auto":
             # Fail before the expensive stages when beta and budget cannot both hold.
-            pruner._check_feasible(X.shape[0] - floor_count(wanted_beta, X.shape[0]),
-                                   n_select, wanted_beta, X.shape[0])
+            pruner._check_feasible(
+                X.shape[0] - floor_count(wanted_beta, X.shape[0]), n_select, wanted_beta, X.shape[0]
+            )
         memory = check_memory(self.memory)
         Z = X
         if self.feature_extractor is not None:
@@ -248,10 +267,13 @@ class ELFSSelector(BaseSelector):
                 warnings.warn(
                     "all rows fell into one pseudo-label cluster (are the rows identical?); "
                     "difficulty is undefined, so the selection is uniform at random.",
-                    UserWarning, stacklevel=3)
+                    UserWarning,
+                    stacklevel=3,
+                )
             stages.update(2)  # pseudo-labels and difficulty (one cached call)
-            idx, beta, auto_scores = self._prune(Z, labels, scores, n_select, pruner,
-                                                 wanted_beta, rng)
+            idx, beta, auto_scores = self._prune(
+                Z, labels, scores, n_select, pruner, wanted_beta, rng
+            )
             stages.update()
         finally:
             stages.close()
@@ -267,7 +289,6 @@ class ELFSSelector(BaseSelector):
             "pruner_": pruner,
         }
 
-
     def _prune(self, Z, labels, scores, n_select, pruner, wanted_beta, rng):
         """The budget-dependent step: the beta search (if "auto"), then the pruner.
 
@@ -277,15 +298,27 @@ class ELFSSelector(BaseSelector):
         similarity = None
         if getattr(pruner, "sampling", None) == "coverage":
             distances, indices = kneighbors(
-                Z, min(COVERAGE_NEIGHBORS, Z.shape[0] - 1), device=self.device,
-                random_state=draw_seed(rng), verbose=self.verbose)
-            similarity = similarity_graph(distances, indices, kernel="gaussian",
-                                          bandwidth=auto_bandwidth(distances))
+                Z,
+                min(COVERAGE_NEIGHBORS, Z.shape[0] - 1),
+                device=self.device,
+                random_state=draw_seed(rng),
+                verbose=self.verbose,
+            )
+            similarity = similarity_graph(
+                distances, indices, kernel="gaussian", bandwidth=auto_bandwidth(distances)
+            )
         auto_scores = {}
         if wanted_beta == "auto":
-            beta, auto_scores = _auto_beta(Z, labels, scores, n_select, pruner, rng,
-                                            device=resolve_device(self.device),
-                                            similarity=similarity)
+            beta, auto_scores = _auto_beta(
+                Z,
+                labels,
+                scores,
+                n_select,
+                pruner,
+                rng,
+                device=resolve_device(self.device),
+                similarity=similarity,
+            )
         else:
             beta = wanted_beta
         idx = pruner.select(scores, n_select, groups=labels, beta=beta, similarity=similarity)
@@ -331,8 +364,20 @@ def _clone_component(component, seed):
     return component
 
 
-def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
-               max_holdout=5000, max_rows=AUTO_BETA_MAX_ROWS, similarity=None):
+def _auto_beta(
+    X,
+    labels,
+    scores,
+    n_select,
+    pruner,
+    rng,
+    *,
+    device,
+    holdout=0.2,
+    max_holdout=5000,
+    max_rows=AUTO_BETA_MAX_ROWS,
+    similarity=None,
+):
     """Pick beta label-free: probe accuracy on held-out *pseudo*-labels per candidate.
 
     The pool (or, above ``max_rows`` rows, a random subset of ``max_rows`` rows) is
@@ -358,10 +403,14 @@ def _auto_beta(X, labels, scores, n_select, pruner, rng, *, device, holdout=0.2,
         kept = rest.size - floor_count(beta, rest.size)
         if n_sub > kept or n_select > n - floor_count(beta, n):
             continue  # infeasible at this budget: only feasible candidates are tried
-        pick = rest[pruner.select(scores[rest], n_sub, groups=labels[rest], beta=beta,
-                                  similarity=sub_similarity)]
-        results[beta] = probe_accuracy(np.asarray(X[pick]), labels[pick], X_val, labels[val],
-                                       device=device)
+        pick = rest[
+            pruner.select(
+                scores[rest], n_sub, groups=labels[rest], beta=beta, similarity=sub_similarity
+            )
+        ]
+        results[beta] = probe_accuracy(
+            np.asarray(X[pick]), labels[pick], X_val, labels[val], device=device
+        )
     if not results:
         return 0.0, results
     best = max(results.values())

@@ -7,27 +7,44 @@ from skelfs import DynamicsScorer, ELFSSelector
 from skelfs._utils import check_beta, resolve_budget
 
 
-@pytest.mark.parametrize("budget,n,expected", [
-    (1, 10, 1), (10, 10, 10), (0.1, 1000, 100), (0.29, 100, 29), (0.001, 10, 1),
-    (np.int64(3), 5, 3), (np.float32(0.5), 10, 5),
-])
+@pytest.mark.parametrize(
+    "budget,n,expected",
+    [
+        (1, 10, 1),
+        (10, 10, 10),
+        (0.1, 1000, 100),
+        (0.29, 100, 29),
+        (0.001, 10, 1),
+        (np.int64(3), 5, 3),
+        (np.float32(0.5), 10, 5),
+    ],
+)
 def test_resolve_budget(budget, n, expected):
     assert resolve_budget(budget, n) == expected
 
 
-@pytest.mark.parametrize("budget,err,match", [
-    (0, ValueError, "between 1 and"), (-3, ValueError, "between 1 and"),
-    (11, ValueError, "n_samples=10"), (1.0, ValueError, r"\(0, 1\)"),
-    (-0.1, ValueError, r"\(0, 1\)"), (float("nan"), ValueError, "budget"),
-    ("10%", TypeError, "budget"), (True, TypeError, "budget"), (None, TypeError, "budget"),
-])
+@pytest.mark.parametrize(
+    "budget,err,match",
+    [
+        (0, ValueError, "between 1 and"),
+        (-3, ValueError, "between 1 and"),
+        (11, ValueError, "n_samples=10"),
+        (1.0, ValueError, r"\(0, 1\)"),
+        (-0.1, ValueError, r"\(0, 1\)"),
+        (float("nan"), ValueError, "budget"),
+        ("10%", TypeError, "budget"),
+        (True, TypeError, "budget"),
+        (None, TypeError, "budget"),
+    ],
+)
 def test_resolve_budget_errors(budget, err, match):
     with pytest.raises(err, match=match):
         resolve_budget(budget, 10)
 
 
-@pytest.mark.parametrize("beta,err", [(1.0, ValueError), (-0.01, ValueError),
-                                      ("half", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "beta,err", [(1.0, ValueError), (-0.01, ValueError), ("half", TypeError), (None, TypeError)]
+)
 def test_check_beta_errors(beta, err):
     with pytest.raises(err, match="beta"):
         check_beta(beta)
@@ -36,15 +53,18 @@ def test_check_beta_errors(beta, err):
 X_OK = np.random.RandomState(0).rand(40, 3)
 
 
-@pytest.mark.parametrize("X,err,match", [
-    (np.r_[X_OK[:-1], [[np.nan, 0, 0]]], ValueError, "NaN"),
-    (np.r_[X_OK[:-1], [[np.inf, 0, 0]]], ValueError, "infinity"),
-    (X_OK[:, 0], ValueError, "2D array"),
-    (X_OK[None], ValueError, "dim 3"),
-    (np.empty((0, 3)), ValueError, "0 sample"),
-    (sp.csr_matrix(X_OK), TypeError, "sparse.*toarray"),
-    (np.array([["a", "b"], ["c", "d"]], dtype=object), ValueError, "convert"),
-])
+@pytest.mark.parametrize(
+    "X,err,match",
+    [
+        (np.r_[X_OK[:-1], [[np.nan, 0, 0]]], ValueError, "NaN"),
+        (np.r_[X_OK[:-1], [[np.inf, 0, 0]]], ValueError, "infinity"),
+        (X_OK[:, 0], ValueError, "2D array"),
+        (X_OK[None], ValueError, "dim 3"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (sp.csr_matrix(X_OK), TypeError, "sparse.*toarray"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), ValueError, "convert"),
+    ],
+)
 def test_bad_X(X, err, match):
     with pytest.raises(err, match=match):
         ELFSSelector(budget=2).fit(X)

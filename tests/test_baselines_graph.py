@@ -18,8 +18,13 @@ from skelfs.baselines.probcover import ProbCoverSelector, ball_purity
 from skelfs.baselines.typiclust import TypiClustSelector
 from skelfs.neighbors import kneighbors, kneighbors_graph
 
-ALL = [TypiClustSelector, ProbCoverSelector, D2Selector, FacilityLocationSelector,
-       MaxHerdingSelector]
+ALL = [
+    TypiClustSelector,
+    ProbCoverSelector,
+    D2Selector,
+    FacilityLocationSelector,
+    MaxHerdingSelector,
+]
 
 
 def on_circle(angles):
@@ -59,8 +64,10 @@ def test_probcover_fills_rest_at_random_once_covered():
     b = ProbCoverSelector(budget=6, delta=3e-4, random_state=0).fit(X)
     assert a.n_greedy_ == 3 and a.ranking_[:3].tolist() == [2, 6, 8]
     np.testing.assert_array_equal(a.ranking_, b.ranking_)
-    fills = {tuple(ProbCoverSelector(budget=6, delta=3e-4, random_state=s).fit(X).ranking_[3:])
-             for s in range(5)}
+    fills = {
+        tuple(ProbCoverSelector(budget=6, delta=3e-4, random_state=s).fit(X).ranking_[3:])
+        for s in range(5)
+    }
     assert len(fills) > 1  # the fill is random, seeded
 
 
@@ -93,8 +100,9 @@ def test_probcover_delta_is_largest_with_enough_purity():
     best = candidates[purities >= 0.95].max()
     assert sel.delta_ == pytest.approx(best) and sel.purity_ >= 0.95
     # purity by its definition: the whole ball shares the row's cluster
-    ball_pure = [all(sel.labels_[j] == sel.labels_[i] for j in idx[i][dist[i] <= best])
-                 for i in range(120)]
+    ball_pure = [
+        all(sel.labels_[j] == sel.labels_[i] for j in idx[i][dist[i] <= best]) for i in range(120)
+    ]
     assert sel.purity_ == pytest.approx(np.mean(ball_pure))
 
 
@@ -172,8 +180,9 @@ def test_typiclust_singleton_clusters():
 def test_d2_hand_example_uses_reverse_neighbours():
     # k=1 on the circle: kNN 0->1, 1->0, 2->1, 3->2. gamma 0 makes every weight 1.
     X = on_circle([0.0, 0.1, 0.25, 1.0])
-    sel = D2Selector(budget=4, scores=[1.0, 1.0, 6.0, 0.5], n_neighbors=1, gamma_f=0.0,
-                     gamma_r=0.0).fit(X)
+    sel = D2Selector(
+        budget=4, scores=[1.0, 1.0, 6.0, 0.5], n_neighbors=1, gamma_f=0.0, gamma_r=0.0
+    ).fit(X)
     # forward: s' = s + s[kNN] = [1+1, 1+1, 6+1, 0.5+6]
     np.testing.assert_allclose(sel.graph_scores_, [2.0, 2.0, 7.0, 6.5])
     # pick 2 (7); its neighbour 1 and its reverse neighbour 3 lose 7: [2, -5, -, -0.5];
@@ -208,8 +217,9 @@ def test_d2_matches_dense_reference(signed):
     sel = D2Selector(budget=50, scores=scores, n_neighbors=4, gamma_f=2.0, gamma_r=0.5).fit(X)
     dist, idx = kneighbors(X, 4, backend="exact")
     dist = dist.astype(float)
-    passed = scores + np.array([sum(np.exp(-2.0 * d) * scores[j] for d, j in zip(dist[i], idx[i]))
-                                for i in range(50)])
+    passed = scores + np.array(
+        [sum(np.exp(-2.0 * d) * scores[j] for d, j in zip(dist[i], idx[i])) for i in range(50)]
+    )
     np.testing.assert_allclose(sel.graph_scores_, passed, rtol=1e-10)
     assert sel.ranking_.tolist() == d2_reference(sel.graph_scores_, dist, idx, 0.5, 50)
 
@@ -218,8 +228,9 @@ def test_d2_prototypicality_scores():
     X, _ = make_blobs(60, centers=3, n_features=4, random_state=0)
     sel = D2Selector(budget=6, n_clusters=3).fit(X)
     centres = np.stack([X[sel.labels_ == c].mean(axis=0) for c in range(3)])
-    np.testing.assert_allclose(sel.scores_, np.linalg.norm(X - centres[sel.labels_], axis=1),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        sel.scores_, np.linalg.norm(X - centres[sel.labels_], axis=1), rtol=1e-4
+    )
 
 
 # --------------------------------------------------------------------- facility location
@@ -251,8 +262,12 @@ def test_facility_location_against_brute_force(n_neighbors):
         # an independent greedy: marginal gains by brute force on the dense matrix
         greedy = []
         for _ in range(budget):
-            gains = [objective(S, greedy + [j]) - (objective(S, greedy) if greedy else 0.0)
-                     if j not in greedy else -np.inf for j in range(8)]
+            gains = [
+                objective(S, greedy + [j]) - (objective(S, greedy) if greedy else 0.0)
+                if j not in greedy
+                else -np.inf
+                for j in range(8)
+            ]
             greedy.append(int(np.argmax(gains)))
         assert sel.ranking_.tolist() == greedy
         assert sel.objective_ == pytest.approx(objective(S, greedy), rel=1e-5)
@@ -277,8 +292,12 @@ def test_maxherding_against_brute_force(n_neighbors, bandwidth):
     sel = MaxHerdingSelector(budget=3, n_neighbors=n_neighbors, bandwidth=bandwidth).fit(X)
     greedy = []
     for _ in range(3):
-        gains = [objective(S, greedy + [j]) - (objective(S, greedy) if greedy else 0.0)
-                 if j not in greedy else -np.inf for j in range(8)]
+        gains = [
+            objective(S, greedy + [j]) - (objective(S, greedy) if greedy else 0.0)
+            if j not in greedy
+            else -np.inf
+            for j in range(8)
+        ]
         greedy.append(int(np.argmax(gains)))
     assert sel.ranking_.tolist() == greedy
     assert sel.bandwidth_ == bandwidth
@@ -314,9 +333,13 @@ def shapes():
     X, _ = make_blobs(60, centers=3, n_features=4, random_state=1)
     zero_row = X.copy()
     zero_row[7] = 0.0
-    return {"blobs": X, "one_feature": np.random.RandomState(0).rand(25, 1),
-            "two_rows": np.array([[1.0, 2.0], [3.0, 1.0]]),
-            "duplicates": np.repeat(X[:6], 4, axis=0), "zero_row": zero_row}
+    return {
+        "blobs": X,
+        "one_feature": np.random.RandomState(0).rand(25, 1),
+        "two_rows": np.array([[1.0, 2.0], [3.0, 1.0]]),
+        "duplicates": np.repeat(X[:6], 4, axis=0),
+        "zero_row": zero_row,
+    }
 
 
 @pytest.mark.parametrize("cls", ALL)
@@ -345,8 +368,9 @@ def test_estimated_n_clusters(cls):
     assert sel.n_selected_ == 6 and np.unique(sel.labels_).size >= 2
 
 
-@pytest.mark.parametrize("cls", [ProbCoverSelector, D2Selector, FacilityLocationSelector,
-                                 MaxHerdingSelector])
+@pytest.mark.parametrize(
+    "cls", [ProbCoverSelector, D2Selector, FacilityLocationSelector, MaxHerdingSelector]
+)
 def test_precomputed_neighbors_give_the_same_selection(cls):
     X, _ = make_blobs(70, centers=3, n_features=5, random_state=3)
     params = dict(budget=12, n_neighbors=6)
@@ -361,20 +385,31 @@ def test_precomputed_neighbors_give_the_same_selection(cls):
 
 
 BAD_PARAMS = [
-    (TypiClustSelector, "n_neighbors", 0), (TypiClustSelector, "max_clusters", 0),
-    (TypiClustSelector, "min_cluster_size", -1), (TypiClustSelector, "backend", "annoy"),
-    (ProbCoverSelector, "delta", -0.1), (ProbCoverSelector, "delta", np.inf),
-    (ProbCoverSelector, "n_neighbors", 0), (ProbCoverSelector, "purity_threshold", 0.0),
-    (ProbCoverSelector, "purity_threshold", 1.5), (ProbCoverSelector, "n_clusters", 0),
+    (TypiClustSelector, "n_neighbors", 0),
+    (TypiClustSelector, "max_clusters", 0),
+    (TypiClustSelector, "min_cluster_size", -1),
+    (TypiClustSelector, "backend", "annoy"),
+    (ProbCoverSelector, "delta", -0.1),
+    (ProbCoverSelector, "delta", np.inf),
+    (ProbCoverSelector, "n_neighbors", 0),
+    (ProbCoverSelector, "purity_threshold", 0.0),
+    (ProbCoverSelector, "purity_threshold", 1.5),
+    (ProbCoverSelector, "n_clusters", 0),
     (ProbCoverSelector, "n_clusters", 1000),
-    (D2Selector, "n_neighbors", 0), (D2Selector, "gamma_f", -1.0),
-    (D2Selector, "gamma_r", np.nan), (D2Selector, "scores", "forgetting"),
-    (D2Selector, "scores", np.ones(5)), (D2Selector, "scores", np.r_[np.nan, np.ones(29)]),
-    (D2Selector, "n_clusters", 0), (D2Selector, "backend", "annoy"),
+    (D2Selector, "n_neighbors", 0),
+    (D2Selector, "gamma_f", -1.0),
+    (D2Selector, "gamma_r", np.nan),
+    (D2Selector, "scores", "forgetting"),
+    (D2Selector, "scores", np.ones(5)),
+    (D2Selector, "scores", np.r_[np.nan, np.ones(29)]),
+    (D2Selector, "n_clusters", 0),
+    (D2Selector, "backend", "annoy"),
     (FacilityLocationSelector, "n_neighbors", 0),
     (FacilityLocationSelector, "backend", "annoy"),
-    (MaxHerdingSelector, "n_neighbors", 0), (MaxHerdingSelector, "backend", "annoy"),
-    (MaxHerdingSelector, "bandwidth", 0.0), (MaxHerdingSelector, "bandwidth", -1.0),
+    (MaxHerdingSelector, "n_neighbors", 0),
+    (MaxHerdingSelector, "backend", "annoy"),
+    (MaxHerdingSelector, "bandwidth", 0.0),
+    (MaxHerdingSelector, "bandwidth", -1.0),
     (MaxHerdingSelector, "bandwidth", np.inf),
 ]
 

@@ -67,23 +67,74 @@ def runs(files):
     """Every subprocess run of this file, started at once and awaited together."""
     d = files["dir"]
     commands = {
-        "npy": ["select", d / "X.npy", "--budget", "20", "--method", "random",
-                "-o", d / "npy.csv"],
-        "npz": ["select", d / "multi.npz", "--key", "emb", "--id-column", "ids",
-                "--budget", "0.1", "--method", "random", "-o", d / "npz.csv", "--json"],
-        "table": ["select", d / "table.csv", "--id-column", "id", "--budget", "15",
-                  "--method", "kcenter", "-o", d / "table_out.csv"],
-        "lists": ["select", d / "lists.csv", "--id-column", "id", "--budget", "20",
-                  "--method", "random", "--random-state", "3", "-o", d / "lists_out.csv"],
+        "npy": ["select", d / "X.npy", "--budget", "20", "--method", "random", "-o", d / "npy.csv"],
+        "npz": [
+            "select",
+            d / "multi.npz",
+            "--key",
+            "emb",
+            "--id-column",
+            "ids",
+            "--budget",
+            "0.1",
+            "--method",
+            "random",
+            "-o",
+            d / "npz.csv",
+            "--json",
+        ],
+        "table": [
+            "select",
+            d / "table.csv",
+            "--id-column",
+            "id",
+            "--budget",
+            "15",
+            "--method",
+            "kcenter",
+            "-o",
+            d / "table_out.csv",
+        ],
+        "lists": [
+            "select",
+            d / "lists.csv",
+            "--id-column",
+            "id",
+            "--budget",
+            "20",
+            "--method",
+            "random",
+            "--random-state",
+            "3",
+            "-o",
+            d / "lists_out.csv",
+        ],
         "missing": ["select", d / "nope.npy", "-o", d / "x.csv"],
     }
     if "parquet" in files:
-        commands["parquet"] = ["select", files["parquet"], "--id-column", "id", "--budget",
-                               "20", "--method", "random", "-o", d / "parquet_out.csv"]
-    procs = {name: subprocess.Popen([sys.executable, "-m", "skelfs", *map(str, args)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=_env(), cwd=str(d))
-             for name, args in commands.items()}
+        commands["parquet"] = [
+            "select",
+            files["parquet"],
+            "--id-column",
+            "id",
+            "--budget",
+            "20",
+            "--method",
+            "random",
+            "-o",
+            d / "parquet_out.csv",
+        ]
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "skelfs", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=str(d),
+        )
+        for name, args in commands.items()
+    }
     results = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=300)
@@ -128,8 +179,9 @@ def test_csv_numeric_columns_with_id_column(runs, files, pool):
     out = pd.read_csv(files["dir"] / "table_out.csv")
     # the text column "note" is not a feature; the id column is not either
     table = pd.read_csv(files["dir"] / "table.csv")
-    rows = _api_rows(KCenterGreedySelector, table[[f"f{j}" for j in range(D)]].to_numpy(),
-                     budget=15)
+    rows = _api_rows(
+        KCenterGreedySelector, table[[f"f{j}" for j in range(D)]].to_numpy(), budget=15
+    )
     assert len(out) == 15
     assert out["id"].tolist() == files["ids"][rows].tolist()
     # kcenter ranks its picks: rank is a permutation of 0..14
@@ -154,9 +206,23 @@ def test_parquet_list_column(runs, files, pool):
 def test_elfs_matches_the_python_api_and_reports_beta(capsys, files, pool):
     # In-process: the ELFS fit is the slow part, and it shares its warm-up with the API call.
     d = files["dir"]
-    status, out, err = _run_main(capsys, "select", d / "X.npy", "--method", "elfs", "--budget",
-                                 "20", "--beta", "0.1", "--json", "--device", "cpu", "-v", "-o",
-                                 d / "elfs.csv")
+    status, out, err = _run_main(
+        capsys,
+        "select",
+        d / "X.npy",
+        "--method",
+        "elfs",
+        "--budget",
+        "20",
+        "--beta",
+        "0.1",
+        "--json",
+        "--device",
+        "cpu",
+        "-v",
+        "-o",
+        d / "elfs.csv",
+    )
     assert status == 0, err
     summary = json.loads(out)  # stdout is the JSON object alone
     assert summary["method"] == "elfs" and summary["method_is_default"] is False
@@ -187,39 +253,52 @@ def _run_main(capsys, *args):
     return status, captured.out, captured.err
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["select", "{d}/nope.npy"], "no such file"),
-    (["select", "{d}/X.npy", "--budget", "1.5"], "--budget: 1.5 is out of range"),
-    (["select", "{d}/X.npy", "--budget", "-3"], "--budget: -3 is out of range"),
-    (["select", "{d}/X.npy", "--budget", "abc"], "'abc' is not a number"),
-    (["select", "{d}/X.npy", "--budget", "0"], "--budget: 0 is out of range"),
-    (["select", "{d}/X.npy", "--budget", "500", "--method", "random"],
-     "budget=500 rows is out of range"),
-    (["select", "{d}/flat.npy"], "needs a 2-D array"),
-    (["select", "{d}/multi.npz"], "choose the embeddings with --key"),
-    (["select", "{d}/multi.npz", "--key", "nope"], "--key 'nope': no such array"),
-    (["select", "{d}/X.npy", "--method", "magic"], "unknown method 'magic'"),
-    (["select", "{d}/table.csv", "--id-column", "nope"], "--id-column 'nope': no such column"),
-    (["select", "{d}/X.npy", "--id-column", "id"], "--id-column needs a table"),
-    (["select", "{d}/X.npy", "--beta", "1.2"], "--beta: 1.2 is out of range"),
-    (["select", "{d}/X.npy", "--method", "random", "--beta", "0.1"],
-     "--beta does not apply to --method random"),
-    (["select", "{d}/X.npy", "--method", "kcenter", "--clusterer", "temi"],
-     "--clusterer does not apply to --method kcenter"),
-    (["select", "{d}/X.npy", "--clusterer", "spectral"], "invalid choice: 'spectral'"),
-    (["select", "{d}/X.npy", "--method", "elfs", "--n-clusters", "1"],
-     "n_clusters=1 must be at least 2"),
-    (["select", "{d}/X.npy", "--method", "elfs", "--device", "tpu"], 'device must be "auto"'),
-    (["select", "{d}/X.npy", "--beta", "0.1"],
-     "--beta does not apply to --method facility_location (the default method; choose one "
-     "with --method); it is an option of: elfs."),
-    (["select", "{d}/table.csv", "--key", "f0"], "holds single values"),
-    (["select", "{d}/notes.txt"], "unknown file type '.txt'"),
-    (["select", "{d}/broken.npy"], "cannot read"),
-    (["select", "{d}/nan.csv"], "column 'b' has missing values (1, first: row 1)"),
-    (["select", "{d}/ragged.csv"], "every embedding must have the same length"),
-    (["plot", "-o", "{d}/figs"], "either DATA"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["select", "{d}/nope.npy"], "no such file"),
+        (["select", "{d}/X.npy", "--budget", "1.5"], "--budget: 1.5 is out of range"),
+        (["select", "{d}/X.npy", "--budget", "-3"], "--budget: -3 is out of range"),
+        (["select", "{d}/X.npy", "--budget", "abc"], "'abc' is not a number"),
+        (["select", "{d}/X.npy", "--budget", "0"], "--budget: 0 is out of range"),
+        (
+            ["select", "{d}/X.npy", "--budget", "500", "--method", "random"],
+            "budget=500 rows is out of range",
+        ),
+        (["select", "{d}/flat.npy"], "needs a 2-D array"),
+        (["select", "{d}/multi.npz"], "choose the embeddings with --key"),
+        (["select", "{d}/multi.npz", "--key", "nope"], "--key 'nope': no such array"),
+        (["select", "{d}/X.npy", "--method", "magic"], "unknown method 'magic'"),
+        (["select", "{d}/table.csv", "--id-column", "nope"], "--id-column 'nope': no such column"),
+        (["select", "{d}/X.npy", "--id-column", "id"], "--id-column needs a table"),
+        (["select", "{d}/X.npy", "--beta", "1.2"], "--beta: 1.2 is out of range"),
+        (
+            ["select", "{d}/X.npy", "--method", "random", "--beta", "0.1"],
+            "--beta does not apply to --method random",
+        ),
+        (
+            ["select", "{d}/X.npy", "--method", "kcenter", "--clusterer", "temi"],
+            "--clusterer does not apply to --method kcenter",
+        ),
+        (["select", "{d}/X.npy", "--clusterer", "spectral"], "invalid choice: 'spectral'"),
+        (
+            ["select", "{d}/X.npy", "--method", "elfs", "--n-clusters", "1"],
+            "n_clusters=1 must be at least 2",
+        ),
+        (["select", "{d}/X.npy", "--method", "elfs", "--device", "tpu"], 'device must be "auto"'),
+        (
+            ["select", "{d}/X.npy", "--beta", "0.1"],
+            "--beta does not apply to --method facility_location (the default method; choose one "
+            "with --method); it is an option of: elfs.",
+        ),
+        (["select", "{d}/table.csv", "--key", "f0"], "holds single values"),
+        (["select", "{d}/notes.txt"], "unknown file type '.txt'"),
+        (["select", "{d}/broken.npy"], "cannot read"),
+        (["select", "{d}/nan.csv"], "column 'b' has missing values (1, first: row 1)"),
+        (["select", "{d}/ragged.csv"], "every embedding must have the same length"),
+        (["plot", "-o", "{d}/figs"], "either DATA"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(capsys, files, args, fragment):
     d = files["dir"]
     (d / "notes.txt").write_text("hello")
@@ -247,9 +326,24 @@ def test_output_checked_before_fitting(capsys, files):
 
 def test_score_writes_every_row_and_every_difficulty(capsys, files, pool):
     d = files["dir"]
-    status, out, err = _run_main(capsys, "score", d / "multi.npz", "--key", "emb",
-                                 "--id-column", "ids", "--budget", "20", "--beta", "0.1",
-                                 "--device", "cpu", "-o", d / "scores.csv", "--json")
+    status, out, err = _run_main(
+        capsys,
+        "score",
+        d / "multi.npz",
+        "--key",
+        "emb",
+        "--id-column",
+        "ids",
+        "--budget",
+        "20",
+        "--beta",
+        "0.1",
+        "--device",
+        "cpu",
+        "-o",
+        d / "scores.csv",
+        "--json",
+    )
     assert status == 0, err
     frame = pd.read_csv(d / "scores.csv")
     sel = ELFSSelector(budget=20, beta=0.1, device="cpu", random_state=0).fit(pool)
@@ -265,8 +359,17 @@ def test_score_writes_every_row_and_every_difficulty(capsys, files, pool):
 
 def test_score_for_a_baseline_without_dynamics(capsys, files, pool):
     d = files["dir"]
-    status, _, err = _run_main(capsys, "score", d / "X.npy", "--method", "prototypicality",
-                               "--budget", "10", "-o", d / "proto.csv")
+    status, _, err = _run_main(
+        capsys,
+        "score",
+        d / "X.npy",
+        "--method",
+        "prototypicality",
+        "--budget",
+        "10",
+        "-o",
+        d / "proto.csv",
+    )
     assert status == 0, err
     frame = pd.read_csv(d / "proto.csv")
     assert list(frame.columns) == ["index", "pseudo_label", "selected", "score"]
@@ -287,8 +390,7 @@ def test_read_pool_rules(files, tmp_path):
     np.testing.assert_array_equal(read_pool(tmp_path / "np.csv")[0], [[0.5, 1.5], [2, 3]])
 
 
-@pytest.mark.parametrize("text, expected", [("100", 100), ("0.1", 0.1), ("1", 1),
-                                            (" 0.25 ", 0.25)])
+@pytest.mark.parametrize("text, expected", [("100", 100), ("0.1", 0.1), ("1", 1), (" 0.25 ", 0.25)])
 def test_parse_budget(text, expected):
     value = parse_budget(text)
     assert value == expected and type(value) is type(expected)
@@ -311,8 +413,10 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, files, monkeypatch)
 
     X = np.random.RandomState(0).rand(10, 3)
     fitted = RandomSelector(budget=2).fit(X)
-    for plot, args in [(plotting.plot_selection, (X, fitted)),
-                       (plotting.plot_budget_curve, (pd.DataFrame(),))]:
+    for plot, args in [
+        (plotting.plot_selection, (X, fitted)),
+        (plotting.plot_budget_curve, (pd.DataFrame(),)),
+    ]:
         with pytest.raises(ImportError, match=r"pip install skelfs\[plot\]"):
             plot(*args)
 
@@ -320,8 +424,9 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, files, monkeypatch)
 def test_clusterer_option_reaches_elfs():
     from skelfs.cli import build_parser, build_selector
 
-    args = build_parser().parse_args(["select", "X.npy", "--method", "elfs", "--clusterer",
-                                      "temi", "-o", "o.csv"])
+    args = build_parser().parse_args(
+        ["select", "X.npy", "--method", "elfs", "--clusterer", "temi", "-o", "o.csv"]
+    )
     assert build_selector(args).clusterer == "temi"
     args = build_parser().parse_args(["select", "X.npy", "--method", "elfs", "-o", "o.csv"])
     assert build_selector(args).clusterer == "kmeans"  # unset keeps the default
@@ -331,8 +436,9 @@ def test_select_without_method_runs_the_registry_default_and_says_so(capsys, fil
     from skelfs.registry import DEFAULT_METHOD, make_selector
 
     d = files["dir"]
-    status, out, err = _run_main(capsys, "select", d / "X.npy", "--budget", "20", "-o",
-                                 d / "default.csv")
+    status, out, err = _run_main(
+        capsys, "select", d / "X.npy", "--budget", "20", "-o", d / "default.csv"
+    )
     assert status == 0, err
     assert f"({DEFAULT_METHOD}, the default: the best measured overall in docs/quality.md" in out
     expected = make_selector(DEFAULT_METHOD, budget=20, random_state=0).fit(pool)

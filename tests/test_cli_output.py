@@ -21,8 +21,17 @@ def pool(tmp_path):
 
 
 def _argv(d, *extra):
-    return ["select", str(d / "X.npy"), "--method", "random", "--budget", "5",
-            "-o", str(d / "out.csv"), *extra]
+    return [
+        "select",
+        str(d / "X.npy"),
+        "--method",
+        "random",
+        "--budget",
+        "5",
+        "-o",
+        str(d / "out.csv"),
+        *extra,
+    ]
 
 
 def _interrupt_mid_write(monkeypatch, raise_):
@@ -52,13 +61,17 @@ def _sigterm():
     os.kill(os.getpid(), signal.SIGTERM)  # the handler main installs raises here
 
 
-@pytest.mark.parametrize("fail, status, said", [
-    (_disk_full, 2, "No space left on device"),
-    (_ctrl_c, 130, "interrupted"),
-    (_sigterm, 143, "terminated"),
-])
+@pytest.mark.parametrize(
+    "fail, status, said",
+    [
+        (_disk_full, 2, "No space left on device"),
+        (_ctrl_c, 130, "interrupted"),
+        (_sigterm, 143, "terminated"),
+    ],
+)
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_partial_file(
-        pool, monkeypatch, capsys, fail, status, said):
+    pool, monkeypatch, capsys, fail, status, said
+):
     _interrupt_mid_write(monkeypatch, fail)
     assert main(_argv(pool)) == status
     assert said in capsys.readouterr().err
@@ -85,9 +98,11 @@ def test_output_problems_are_found_before_fitting(pool, monkeypatch, capsys):
     assert "read-only" in capsys.readouterr().err
     os.chmod(pool / "out.csv", 0o644)
     (pool / "dir.csv").mkdir()
-    for target, said in [(pool / "dir.csv", "it is a directory"),
-                         (pool / "nope" / "o.csv", "does not exist"),
-                         (pool / "X.npy", "is the input file")]:
+    for target, said in [
+        (pool / "dir.csv", "it is a directory"),
+        (pool / "nope" / "o.csv", "does not exist"),
+        (pool / "X.npy", "is the input file"),
+    ]:
         argv = _argv(pool)[:-1] + [str(target)]
         assert main(argv) == 2
         assert said in capsys.readouterr().err
@@ -104,11 +119,26 @@ def test_an_unwritable_directory_is_found_before_fitting(pool, monkeypatch, caps
 
 
 def test_ids_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
-    ids = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "-1.5", "plain", "=HYPERLINK(\"x\")"]
+    ids = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "-1.5", "plain", '=HYPERLINK("x")']
     frame = pd.DataFrame({"id": ids, "a": np.arange(8.0), "b": np.arange(8.0) ** 2})
     frame.to_csv(tmp_path / "t.csv", index=False)
-    assert main(["select", str(tmp_path / "t.csv"), "--id-column", "id", "--method",
-                 "random", "--budget", "7", "-o", str(tmp_path / "o.csv")]) == 0
+    assert (
+        main(
+            [
+                "select",
+                str(tmp_path / "t.csv"),
+                "--id-column",
+                "id",
+                "--method",
+                "random",
+                "--budget",
+                "7",
+                "-o",
+                str(tmp_path / "o.csv"),
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "o.csv").read_text()
     written = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)["id"]
     for cell in written:
@@ -118,6 +148,21 @@ def test_ids_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
     # numeric ids stay numeric, negative ones included
     frame["id"] = np.arange(-4, 4)
     frame.to_csv(tmp_path / "n.csv", index=False)
-    assert main(["select", str(tmp_path / "n.csv"), "--id-column", "id", "--method",
-                 "random", "--budget", "7", "-o", str(tmp_path / "o.csv")]) == 0
+    assert (
+        main(
+            [
+                "select",
+                str(tmp_path / "n.csv"),
+                "--id-column",
+                "id",
+                "--method",
+                "random",
+                "--budget",
+                "7",
+                "-o",
+                str(tmp_path / "o.csv"),
+            ]
+        )
+        == 0
+    )
     assert pd.read_csv(tmp_path / "o.csv")["id"].dtype == np.int64

@@ -12,8 +12,15 @@ from skelfs.neighbors import kneighbors_graph
 
 # Small and fast: a few hundred rows, small heads, short neighbour lists; a higher
 # learning rate and a quicker teacher make up for the few hundred steps.
-FAST = dict(n_neighbors=10, epochs=30, batch_size=32, learning_rate=1e-3,
-            teacher_momentum=0.99, hidden_size=64, projection_size=32)
+FAST = dict(
+    n_neighbors=10,
+    epochs=30,
+    batch_size=32,
+    learning_rate=1e-3,
+    teacher_momentum=0.99,
+    hidden_size=64,
+    projection_size=32,
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,18 +141,21 @@ def test_silhouette_method_still_available():
         estimate_n_clusters(X, method="elbow")
 
 
-@pytest.mark.parametrize("param, value, error", [
-    ("n_heads", 0, ValueError),
-    ("n_heads", 1.5, TypeError),
-    ("n_neighbors", 0, ValueError),
-    ("epochs", 0, ValueError),
-    ("batch_size", -1, ValueError),
-    ("learning_rate", 0.0, ValueError),
-    ("temperature", -0.1, ValueError),
-    ("teacher_momentum", 1.5, ValueError),
-    ("temi_beta", 0.0, ValueError),
-    ("warmup", 2.0, ValueError),
-])
+@pytest.mark.parametrize(
+    "param, value, error",
+    [
+        ("n_heads", 0, ValueError),
+        ("n_heads", 1.5, TypeError),
+        ("n_neighbors", 0, ValueError),
+        ("epochs", 0, ValueError),
+        ("batch_size", -1, ValueError),
+        ("learning_rate", 0.0, ValueError),
+        ("temperature", -0.1, ValueError),
+        ("teacher_momentum", 1.5, ValueError),
+        ("temi_beta", 0.0, ValueError),
+        ("warmup", 2.0, ValueError),
+    ],
+)
 def test_bad_parameters_name_themselves(blobs, param, value, error):
     X, _ = blobs
     with pytest.raises(error, match=param):
@@ -177,13 +187,11 @@ def test_float16_and_float64_give_close_results(blobs):
 
 def test_elfs_with_temi_pseudo_labels(blobs):
     X = blobs[0][:150]  # the string "temi" trains default-sized heads: keep the pool small
-    sel = ELFSSelector(budget=40, clusterer="temi", beta=0.1, n_clusters=4,
-                       random_state=0).fit(X)
+    sel = ELFSSelector(budget=40, clusterer="temi", beta=0.1, n_clusters=4, random_state=0).fit(X)
     assert sel.n_selected_ == 40
     assert isinstance(sel.clusterer_, DeepClusterer)
     assert sel.clusterer_.random_state is not None  # seeded from the selector
-    again = ELFSSelector(budget=40, clusterer="temi", beta=0.1, n_clusters=4,
-                         random_state=0).fit(X)
+    again = ELFSSelector(budget=40, clusterer="temi", beta=0.1, n_clusters=4, random_state=0).fit(X)
     np.testing.assert_array_equal(sel.sample_indices_, again.sample_indices_)
 
 
@@ -234,8 +242,9 @@ def test_torch_kmeans_more_clusters_than_distinct_rows():
 
 def test_kmeans_device_and_algorithm_errors():
     X, _ = make_blobs(50, centers=2, random_state=0)
-    with pytest.raises(ValueError,
-                       match='algorithm must be "auto", "lloyd", "minibatch" or "torch"'):
+    with pytest.raises(
+        ValueError, match='algorithm must be "auto", "lloyd", "minibatch" or "torch"'
+    ):
         KMeansClusterer(2, algorithm="elkan").fit(X)
     with pytest.raises(ValueError, match="device"):
         KMeansClusterer(2, device="tpu").fit(X)

@@ -17,8 +17,12 @@ def brute_force_greedy(S, n_select, w, candidates):
     picks = []
     for _ in range(n_select):
         base = (w * S[:, picks].max(axis=1)).sum() if picks else 0.0
-        gains = [(w * S[:, picks + [j]].max(axis=1)).sum() - base
-                 if j in candidates and j not in picks else -np.inf for j in range(len(S))]
+        gains = [
+            (w * S[:, picks + [j]].max(axis=1)).sum() - base
+            if j in candidates and j not in picks
+            else -np.inf
+            for j in range(len(S))
+        ]
         picks.append(int(np.argmax(gains)))
     return picks
 

@@ -39,8 +39,11 @@ def public_objects():
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         for attr, member in vars(module).items():
-            if (not attr.startswith("_") and inspect.isfunction(member)
-                    and member.__module__ == module_name):
+            if (
+                not attr.startswith("_")
+                and inspect.isfunction(member)
+                and member.__module__ == module_name
+            ):
                 names.append(f"{module_name}.{attr}")
     return sorted(set(names))
 

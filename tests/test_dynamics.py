@@ -8,12 +8,14 @@ from skelfs.dynamics import SCORES, _RunningDynamics
 LN3 = np.log(3.0)
 # Two classes, four epochs. softmax([ln 3, 0]) = (0.75, 0.25).
 # row 0, pseudo-label 0: right, right, wrong, right.   row 1, pseudo-label 1: never right.
-LOGITS = np.array([
-    [[LN3, 0.0], [LN3, 0.0]],
-    [[LN3, 0.0], [LN3, 0.0]],
-    [[0.0, LN3], [LN3, 0.0]],
-    [[LN3, 0.0], [LN3, 0.0]],
-])  # (epoch, row, class)
+LOGITS = np.array(
+    [
+        [[LN3, 0.0], [LN3, 0.0]],
+        [[LN3, 0.0], [LN3, 0.0]],
+        [[0.0, LN3], [LN3, 0.0]],
+        [[LN3, 0.0], [LN3, 0.0]],
+    ]
+)  # (epoch, row, class)
 Y = np.array([0, 1])
 
 
@@ -126,11 +128,17 @@ def test_scorer_reads_memmap_in_batches(tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"difficulty": "loss"}, "difficulty"), ({"epochs": 0}, "epochs"),
-    ({"hidden_layer_size": 0}, "hidden_layer_size"), ({"dropout": 1.0}, "dropout"),
-    ({"input_noise": -1.0}, "input_noise"), ({"device": "tpu"}, "device"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"difficulty": "loss"}, "difficulty"),
+        ({"epochs": 0}, "epochs"),
+        ({"hidden_layer_size": 0}, "hidden_layer_size"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"input_noise": -1.0}, "input_noise"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     X, y = blobs(30)
     with pytest.raises(ValueError, match=match):

@@ -68,11 +68,13 @@ ESTIMATORS = [make_selector(name, budget=0.2, **SMALL.get(name, {})) for name in
     KMeansClusterer(n_clusters=2, n_init=1),
     DeepClusterer(n_clusters=2, n_neighbors=5, epochs=5, hidden_size=16, projection_size=8),
     DynamicsScorer(epochs=2),
-    CoresetEstimator(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,
-                                  scorer=DynamicsScorer(epochs=2)),
-                     LogisticRegression()),
-    CoresetSampler(ELFSSelector(budget=0.5, beta=0.1, n_clusters=2,
-                                scorer=DynamicsScorer(epochs=2))),
+    CoresetEstimator(
+        ELFSSelector(budget=0.5, beta=0.1, n_clusters=2, scorer=DynamicsScorer(epochs=2)),
+        LogisticRegression(),
+    ),
+    CoresetSampler(
+        ELFSSelector(budget=0.5, beta=0.1, n_clusters=2, scorer=DynamicsScorer(epochs=2))
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ from skelfs.io import read_pool
 
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=32),
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.booleans(),
     st.none(),
     st.text(alphabet="ab,;.-=[] 1", max_size=6),
@@ -83,11 +83,16 @@ def files(draw):
         data = _parquet_bytes(frame)
     else:
         shape = draw(st.sampled_from([(0,), (5,), (1, 3), (4, 3), (4, 0), (2, 2, 2)]))
-        dtype = draw(st.sampled_from(["float32", "float64", "float16", "int8", "bool",
-                                      "complex64", "U3"]))
-        array = np.asarray(draw(st.lists(st.floats(-9, 9, width=16),
-                                         min_size=math.prod(shape), max_size=math.prod(shape)))
-                           ).reshape(shape)
+        dtype = draw(
+            st.sampled_from(["float32", "float64", "float16", "int8", "bool", "complex64", "U3"])
+        )
+        array = np.asarray(
+            draw(
+                st.lists(
+                    st.floats(-9, 9, width=16), min_size=math.prod(shape), max_size=math.prod(shape)
+                )
+            )
+        ).reshape(shape)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             array = array.astype(dtype)
@@ -112,8 +117,11 @@ def files(draw):
     return data, suffix, id_column
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(files())
 def test_malformed_files_exit_0_or_one_line_exit_2(tmp_path_factory, capsys, case):
     data, suffix, id_column = case
@@ -140,6 +148,7 @@ def test_malformed_files_exit_0_or_one_line_exit_2(tmp_path_factory, capsys, cas
         written = pd.read_csv(d / "o.csv", dtype=str, keep_default_na=False)
         assert len(written) == 1
         expected = ids[rows[0]]
-        assert written[written.columns[0]].iloc[0].lstrip("'") == str(expected) \
-            or float(written[written.columns[0]].iloc[0]) == float(expected)
+        assert written[written.columns[0]].iloc[0].lstrip("'") == str(expected) or float(
+            written[written.columns[0]].iloc[0]
+        ) == float(expected)
     assert sorted(p.name for p in d.iterdir() if p.name.startswith(".")) == []

@@ -65,8 +65,9 @@ def _build(case, d):
         (d / "X.npy").write_bytes(pickle.dumps(POOL.tolist()))
         return [d / "X.npy"], out
     if case == "object-npy":
-        return [_npy(d, "X.npy", np.array([[1, "a"], [2, "b"]], dtype=object),
-                     allow_pickle=True)], out
+        return [
+            _npy(d, "X.npy", np.array([[1, "a"], [2, "b"]], dtype=object), allow_pickle=True)
+        ], out
     if case == "truncated-npy":
         path = _npy(d, "X.npy", POOL)
         path.write_bytes(path.read_bytes()[:-10])
@@ -129,14 +130,18 @@ def _build(case, d):
     if case == "not-utf8":
         return [_csv(d, "X.csv", "café,b\n1,2\n3,4\n", encoding="latin-1")], out
     if case == "nullable-parquet":
-        pd.DataFrame({"a": pd.array([1, 2, 3], dtype="Int64"),
-                      "b": pd.array([0.5, 1.5, 2.5], dtype="Float64"),
-                      "c": pd.array([True, False, True], dtype="boolean")}
-                     ).to_parquet(d / "X.parquet")
+        pd.DataFrame(
+            {
+                "a": pd.array([1, 2, 3], dtype="Int64"),
+                "b": pd.array([0.5, 1.5, 2.5], dtype="Float64"),
+                "c": pd.array([True, False, True], dtype="boolean"),
+            }
+        ).to_parquet(d / "X.parquet")
         return [d / "X.parquet"], out
     if case == "nullable-missing":
-        pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"),
-                      "b": [0.5, 1.5, 2.5]}).to_parquet(d / "X.parquet")
+        pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"), "b": [0.5, 1.5, 2.5]}).to_parquet(
+            d / "X.parquet"
+        )
         return [d / "X.parquet"], out
     if case == "sep-for-npy":
         return [_npy(d, "X.npy", POOL), "--sep", ";"], out

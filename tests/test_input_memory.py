@@ -59,7 +59,9 @@ KINDS = ["float32 C", "float32 F", "float64", "float16", "memmap", "DataFrame"]
 def _selector(beta=0.1):
     """The default pipeline (streamed k-means above 50k rows), made quick."""
     return ELFSSelector(
-        budget=0.05, beta=beta, n_jobs=1,
+        budget=0.05,
+        beta=beta,
+        n_jobs=1,
         clusterer=KMeansClusterer(6, batch_size=1024, n_init=1, max_iter=1),
         scorer=DynamicsScorer(epochs=1, batch_size=1024),
     )
@@ -182,8 +184,9 @@ def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
     pool32 = np.ascontiguousarray(pool32[:, :16])
     calls = []
     original = KMeansClusterer._fit_streamed
-    monkeypatch.setattr(KMeansClusterer, "_fit_streamed",
-                        lambda self, *a: calls.append(1) or original(self, *a))
+    monkeypatch.setattr(
+        KMeansClusterer, "_fit_streamed", lambda self, *a: calls.append(1) or original(self, *a)
+    )
     KMeansClusterer(6, n_init=1, random_state=0).fit(pool32[: N // 2])
     assert not calls  # at the threshold: Lloyd, as before
     KMeansClusterer(6, n_init=1, random_state=0).fit(pool32)
@@ -216,7 +219,15 @@ def test_auto_beta_reads_at_most_max_rows(pool32):
     rng = np.random.RandomState(0)
     labels = rng.randint(0, 4, n)
     scores = rng.rand(n)
-    beta, results = _auto_beta(X, labels, scores, n // 10, DoubleEndPruner(), rng,
-                               device=torch.device("cpu"), max_rows=1000)
+    beta, results = _auto_beta(
+        X,
+        labels,
+        scores,
+        n // 10,
+        DoubleEndPruner(),
+        rng,
+        device=torch.device("cpu"),
+        max_rows=1000,
+    )
     assert results and beta in results
     assert 0 < len(X.rows_read) <= 1000

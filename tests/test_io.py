@@ -14,19 +14,22 @@ from skelfs.io import IdColumnWarning, InputFileError, frame_to_matrix, read_poo
 
 def _frame():
     rng = np.random.RandomState(0)
-    return pd.DataFrame({
-        "a": rng.rand(40), "b": rng.randint(0, 5, 40), "flag": rng.rand(40) > 0.5,
-        "n": pd.array(rng.randint(0, 9, 40), dtype="Int64"),
-        "f": pd.array(rng.rand(40), dtype="Float32"),
-        "g": pd.array(rng.rand(40) > 0.3, dtype="boolean"),
-    })
+    return pd.DataFrame(
+        {
+            "a": rng.rand(40),
+            "b": rng.randint(0, 5, 40),
+            "flag": rng.rand(40) > 0.5,
+            "n": pd.array(rng.randint(0, 9, 40), dtype="Int64"),
+            "f": pd.array(rng.rand(40), dtype="Float32"),
+            "g": pd.array(rng.rand(40) > 0.3, dtype="boolean"),
+        }
+    )
 
 
 def test_cli_and_api_read_a_table_into_the_same_features(tmp_path):
     frame = _frame()
     frame.to_parquet(tmp_path / "t.parquet")
-    frame.astype({"n": "int64", "f": "float32", "g": bool}).to_csv(tmp_path / "t.csv",
-                                                                   index=False)
+    frame.astype({"n": "int64", "f": "float32", "g": bool}).to_csv(tmp_path / "t.csv", index=False)
     X_api = frame_to_matrix(frame)
     for name in ("t.parquet", "t.csv"):
         X_file = read_pool(tmp_path / name)[0]
@@ -34,8 +37,9 @@ def test_cli_and_api_read_a_table_into_the_same_features(tmp_path):
     # bool and nullable columns are features in fit as well, in column order
     sel = KCenterGreedySelector(budget=5).fit(frame)
     assert sel.n_features_in_ == 6 and list(sel.feature_names_in_) == list(frame.columns)
-    np.testing.assert_array_equal(sel.sample_indices_,
-                                  KCenterGreedySelector(budget=5).fit(X_api).sample_indices_)
+    np.testing.assert_array_equal(
+        sel.sample_indices_, KCenterGreedySelector(budget=5).fit(X_api).sample_indices_
+    )
     assert sel.transform(frame).shape == (5, 6)
 
 
@@ -50,11 +54,14 @@ def test_nullable_columns_with_missing_values_say_where():
     assert not hasattr(sel, "n_features_in_")  # fit changed nothing
 
 
-@pytest.mark.parametrize("values, fragment", [
-    (["1.5", "2", "abc", "4"], "column 'c' mixes numbers and text: row 2 holds 'abc'"),
-    (["1,5", "2,5", "3,0", "4,1"], "decimal comma (row 0: '1,5')"),
-    (["x", "y", "z", "w"], "column(s) of text"),
-])
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        (["1.5", "2", "abc", "4"], "column 'c' mixes numbers and text: row 2 holds 'abc'"),
+        (["1,5", "2,5", "3,0", "4,1"], "decimal comma (row 0: '1,5')"),
+        (["x", "y", "z", "w"], "column(s) of text"),
+    ],
+)
 def test_text_in_a_frame_is_an_error_naming_column_row_and_value(values, fragment):
     frame = pd.DataFrame({"a": [0.1, 0.2, 0.3, 0.4], "c": values})
     with pytest.raises(InputFileError) as info:
@@ -103,22 +110,38 @@ def test_same_values_same_selection_whatever_container_or_dtype(pool32, tmp_path
     }
     for name, X in containers.items():
         sel = ELFSSelector(budget=30, beta=0.1, device="cpu", n_jobs=1).fit(X)
-        np.testing.assert_array_equal(sel.sample_indices_, reference.sample_indices_,
-                                      err_msg=name)
+        np.testing.assert_array_equal(sel.sample_indices_, reference.sample_indices_, err_msg=name)
 
 
 def test_same_values_same_rows_from_every_file_format(pool32, tmp_path, capsys):
     np.save(tmp_path / "X.npy", pool32)
     np.savez(tmp_path / "X.npz", X=pool32.astype(np.float64))
     pd.DataFrame({"e": list(pool32.astype(np.float64))}).to_parquet(tmp_path / "X.parquet")
-    pd.DataFrame({"e": [str(r.tolist()) for r in pool32]}).to_csv(tmp_path / "l.csv",
-                                                                   index=False)
+    pd.DataFrame({"e": [str(r.tolist()) for r in pool32]}).to_csv(tmp_path / "l.csv", index=False)
     pd.DataFrame(pool32.astype(np.float64)).to_csv(tmp_path / "c.csv", index=False)
     rows = {}
     for name in ("X.npy", "X.npz", "X.parquet", "l.csv", "c.csv"):
-        assert main(["select", str(tmp_path / name), "--budget", "20", "--method", "elfs",
-                     "--beta", "0.1", "--device", "cpu", "--n-jobs", "1",
-                     "-o", str(tmp_path / f"{name}.out.csv")]) == 0, capsys.readouterr().err
+        assert (
+            main(
+                [
+                    "select",
+                    str(tmp_path / name),
+                    "--budget",
+                    "20",
+                    "--method",
+                    "elfs",
+                    "--beta",
+                    "0.1",
+                    "--device",
+                    "cpu",
+                    "--n-jobs",
+                    "1",
+                    "-o",
+                    str(tmp_path / f"{name}.out.csv"),
+                ]
+            )
+            == 0
+        ), capsys.readouterr().err
         rows[name] = pd.read_csv(tmp_path / f"{name}.out.csv")["index"].tolist()
     assert all(r == rows["X.npy"] for r in rows.values()), rows
 

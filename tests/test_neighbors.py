@@ -27,7 +27,8 @@ def clustered(n, d, n_clusters, seed=0):
     rng = np.random.RandomState(seed)
     centres = rng.standard_normal((n_clusters, d)) * 3
     return (centres[rng.randint(n_clusters, size=n)] + rng.standard_normal((n, d))).astype(
-        np.float32)
+        np.float32
+    )
 
 
 @pytest.fixture

@@ -121,7 +121,8 @@ def test_selection_draws_every_point_of_a_small_pool(X, elfs_cluster):
     from sklearn.decomposition import PCA
 
     Z = PCA(2, random_state=0).fit_transform(
-        np.vstack([X[~elfs_cluster.get_support()], X[elfs_cluster.get_support()]]))
+        np.vstack([X[~elfs_cluster.get_support()], X[elfs_cluster.get_support()]])
+    )
     np.testing.assert_allclose(np.abs(chosen), np.abs(Z[360:]), rtol=1e-6, atol=1e-8)
 
 
@@ -132,8 +133,9 @@ def test_selection_subsamples_a_large_pool_deterministically(X):
     assert len(ax.collections[1].get_offsets()) == 60
     assert "showing a random 120" in ax.get_title()
     again = plot_selection(X, sel, max_points=120)
-    np.testing.assert_array_equal(ax.collections[1].get_offsets(),
-                                  again.collections[1].get_offsets())
+    np.testing.assert_array_equal(
+        ax.collections[1].get_offsets(), again.collections[1].get_offsets()
+    )
 
 
 def test_selection_features_method_and_errors(X):
@@ -153,8 +155,16 @@ def _results(probe=True):
         for budget in (0.01, 0.1, 0.3):
             for method, gain in (("random", 0.0), ("elfs", 0.05), ("kcenter", -0.02)):
                 acc = 0.5 + budget + gain + 0.01 * seed
-                rows.append({"dataset": "toy", "seed": seed, "budget": budget,
-                             "method": method, "probe": "lr", "accuracy": acc})
+                rows.append(
+                    {
+                        "dataset": "toy",
+                        "seed": seed,
+                        "budget": budget,
+                        "method": method,
+                        "probe": "lr",
+                        "accuracy": acc,
+                    }
+                )
                 if probe:
                     rows.append({**rows[-1], "probe": "mlp", "accuracy": acc - 0.1})
     frame = pd.DataFrame(rows)
@@ -204,22 +214,67 @@ def test_cli_plot_writes_pngs(tmp_path, X, capsys):
     from skelfs.cli import main
 
     np.save(tmp_path / "X.npy", X)
-    assert main(["plot", str(tmp_path / "X.npy"), "--budget", "40", "--beta", "0.2",
-                 "--n-clusters", "5", "--device", "cpu", "-o", str(tmp_path / "figs")]) == 0
-    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["difficulty.png",
-                                                                    "selection.png"]
+    assert (
+        main(
+            [
+                "plot",
+                str(tmp_path / "X.npy"),
+                "--budget",
+                "40",
+                "--beta",
+                "0.2",
+                "--n-clusters",
+                "5",
+                "--device",
+                "cpu",
+                "-o",
+                str(tmp_path / "figs"),
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "difficulty.png",
+        "selection.png",
+    ]
     # a method without scores_: the selection view only
-    assert main(["plot", str(tmp_path / "X.npy"), "--budget", "20", "--method", "typiclust",
-                 "-o", str(tmp_path / "tc")]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(tmp_path / "X.npy"),
+                "--budget",
+                "20",
+                "--method",
+                "typiclust",
+                "-o",
+                str(tmp_path / "tc"),
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in (tmp_path / "tc").iterdir()] == ["selection.png"]
     _results().to_csv(tmp_path / "r.csv", index=False)
-    assert main(["plot", "--budget-curve", str(tmp_path / "r.csv"), "-o",
-                 str(tmp_path / "curves"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "--budget-curve",
+                str(tmp_path / "r.csv"),
+                "-o",
+                str(tmp_path / "curves"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "curves" / "budget_toy.png").stat().st_size > 1000
     capsys.readouterr()
     # a CSV that is not benchmark results: one line, status 2
     pd.DataFrame({"index": [1, 2]}).to_csv(tmp_path / "sel.csv", index=False)
-    assert main(["plot", "--budget-curve", str(tmp_path / "sel.csv"), "-o",
-                 str(tmp_path / "curves")]) == 2
+    assert (
+        main(["plot", "--budget-curve", str(tmp_path / "sel.csv"), "-o", str(tmp_path / "curves")])
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lacks the column(s) dataset, method, budget, accuracy" in err[0]

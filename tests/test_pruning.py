@@ -56,16 +56,19 @@ def test_ccs_drops_hard_end_first():
     assert sel.max() < 70  # the 30 hardest rows (70..99) are never taken
 
 
-@pytest.mark.parametrize("allocation,expected", [
-    ("equal", [13, 13, 4]),          # small cluster whole, the rest split evenly
-    # 30 * (100, 100, 4) / 204 = 14.7, 14.7, 0.59: floors 14, 14, 0; the two largest
-    # remainders (0.71, 0.71) round up
-    ("proportional", [15, 15, 0]),
-    # one each first, then 27 * (99, 99, 3) / 201 = 13.3, 13.3, 0.40: floors 13, 13, 0;
-    # the one unit left goes to the largest remainder, 0.40
-    ("cover", [14, 14, 2]),
-    (None, [30, 0, 0]),              # no split: the "hardest" cluster takes everything
-])
+@pytest.mark.parametrize(
+    "allocation,expected",
+    [
+        ("equal", [13, 13, 4]),  # small cluster whole, the rest split evenly
+        # 30 * (100, 100, 4) / 204 = 14.7, 14.7, 0.59: floors 14, 14, 0; the two largest
+        # remainders (0.71, 0.71) round up
+        ("proportional", [15, 15, 0]),
+        # one each first, then 27 * (99, 99, 3) / 201 = 13.3, 13.3, 0.40: floors 13, 13, 0;
+        # the one unit left goes to the largest remainder, 0.40
+        ("cover", [14, 14, 2]),
+        (None, [30, 0, 0]),  # no split: the "hardest" cluster takes everything
+    ],
+)
 def test_allocation_across_clusters(allocation, expected):
     rng = np.random.RandomState(0)
     groups = np.repeat([0, 1, 2], [100, 100, 4])
@@ -95,13 +98,15 @@ def test_splits_are_exact_and_capped(split, seed):
     assert np.all(alloc <= caps) and np.all(alloc >= 0)
 
 
-GRID = list(itertools.product(
-    [1, 2, 7, 50, 101],            # n
-    [1, 0.01, 0.3, 0.5, 0.99, 3],  # budget
-    [0.0, 0.1, 0.5, 0.9],          # beta
-    ["hard", "ccs"],
-    [None, "cover", "proportional", "equal"],  # allocation across clusters
-))
+GRID = list(
+    itertools.product(
+        [1, 2, 7, 50, 101],  # n
+        [1, 0.01, 0.3, 0.5, 0.99, 3],  # budget
+        [0.0, 0.1, 0.5, 0.9],  # beta
+        ["hard", "ccs"],
+        [None, "cover", "proportional", "equal"],  # allocation across clusters
+    )
+)
 
 
 @pytest.mark.parametrize("n,budget,beta,sampling,allocation", GRID)
@@ -111,8 +116,7 @@ def test_budget_exact_over_grid(n, budget, beta, sampling, allocation):
     if n_select > n:
         return
     groups = rng.randint(0, 3, size=n)
-    pruner = DoubleEndPruner(beta=beta, sampling=sampling, allocation=allocation,
-                             random_state=0)
+    pruner = DoubleEndPruner(beta=beta, sampling=sampling, allocation=allocation, random_state=0)
     for scores in (rng.rand(n), np.round(rng.rand(n), 1), np.ones(n)):  # distinct, ties, constant
         if allocation is not None:
             _, sizes = np.unique(groups, return_counts=True)
@@ -135,10 +139,16 @@ def test_infeasible_beta_error_names_both_parameters():
         DoubleEndPruner(beta=0.5, allocation=None).select(np.arange(100.0), 60)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"beta": 1.0}, "beta"), ({"beta": -0.1}, "beta"), ({"sampling": "easy"}, "sampling"),
-    ({"n_strata": 0}, "n_strata"), ({"allocation": "even"}, "allocation"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"beta": 1.0}, "beta"),
+        ({"beta": -0.1}, "beta"),
+        ({"sampling": "easy"}, "sampling"),
+        ({"n_strata": 0}, "n_strata"),
+        ({"allocation": "even"}, "allocation"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DoubleEndPruner(**kwargs).select(np.arange(10.0), 2)
@@ -179,7 +189,8 @@ def test_coverage_sampling_drops_the_hardest_then_covers_from_the_rest():
     picked = pruner.select(scores, 3, similarity=sim)
     assert not np.isin([9, 10, 11], picked).any()
     np.testing.assert_array_equal(
-        picked, np.sort(greedy_coverage(sim, 3, candidates=np.arange(9))[0]))
+        picked, np.sort(greedy_coverage(sim, 3, candidates=np.arange(9))[0])
+    )
 
 
 def test_coverage_sampling_needs_the_similarity_graph():

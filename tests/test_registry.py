@@ -10,9 +10,13 @@ from skelfs.registry import ALIASES, SELECTORS, resolve_name
 
 
 def exported_selectors():
-    return {obj for name in skelfs.__all__
-            if inspect.isclass(obj := getattr(skelfs, name))
-            and issubclass(obj, BaseSelector) and obj is not BaseSelector}
+    return {
+        obj
+        for name in skelfs.__all__
+        if inspect.isclass(obj := getattr(skelfs, name))
+        and issubclass(obj, BaseSelector)
+        and obj is not BaseSelector
+    }
 
 
 def test_registry_covers_every_exported_selector_once():

@@ -103,10 +103,11 @@ def test_component_instances_keep_their_settings_and_are_not_mutated(pool):
     clusterer = KMeansClusterer(n_clusters=5, random_state=1)
     scorer = DynamicsScorer(difficulty="el2n", epochs=3, random_state=0)
     pruner = DoubleEndPruner(beta=0.2, sampling="hard", random_state=0)
-    sel = ELFSSelector(budget=0.1, n_clusters=3, clusterer=clusterer, scorer=scorer,
-                       pruner=pruner, beta=0.0).fit(X)
+    sel = ELFSSelector(
+        budget=0.1, n_clusters=3, clusterer=clusterer, scorer=scorer, pruner=pruner, beta=0.0
+    ).fit(X)
     assert sel.n_clusters_ == 5  # the instance's n_clusters, not the shortcut's
-    assert sel.beta_ == 0.2      # the pruner's beta
+    assert sel.beta_ == 0.2  # the pruner's beta
     np.testing.assert_array_equal(sel.scores_, sel.scorer_.all_scores_["el2n"])
     assert not hasattr(clusterer, "labels_") and not hasattr(scorer, "scores_")
 
@@ -143,8 +144,7 @@ def test_pipeline_last_step(pool):
 
 def test_fit_transform_returns_selected_rows_keeping_dataframe_index(pool):
     X, _ = pool
-    df = pd.DataFrame(X, index=[f"row{i}" for i in range(300)],
-                      columns=[f"f{j}" for j in range(8)])
+    df = pd.DataFrame(X, index=[f"row{i}" for i in range(300)], columns=[f"f{j}" for j in range(8)])
     sel = fast(budget=0.1, beta=0.1)
     out = sel.fit_transform(df)
     assert isinstance(out, pd.DataFrame)
@@ -245,8 +245,7 @@ def test_interrupted_fit_leaves_the_estimator_as_it_was(pool, monkeypatch, refit
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_n_jobs_caps_torch_and_blas_threads_during_fit_and_restores_them(pool, monkeypatch,
-                                                                          n_jobs):
+def test_n_jobs_caps_torch_and_blas_threads_during_fit_and_restores_them(pool, monkeypatch, n_jobs):
     import torch
     from threadpoolctl import threadpool_info
 
@@ -314,8 +313,7 @@ def test_memory_caches_the_expensive_stages_across_betas(tmp_path, monkeypatch):
 
 def test_coverage_sampling_end_to_end_exact_budget_and_repeatable():
     X, _ = make_blobs(300, centers=5, n_features=6, random_state=3)
-    params = dict(budget=30, sampling="coverage", scorer=DynamicsScorer(epochs=3),
-                  random_state=0)
+    params = dict(budget=30, sampling="coverage", scorer=DynamicsScorer(epochs=3), random_state=0)
     a = ELFSSelector(**params).fit(X)
     b = ELFSSelector(**params).fit(X)
     np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)

@@ -18,8 +18,15 @@ def elfs():
 
 
 def temi():
-    return DeepClusterer(n_clusters=4, n_neighbors=5, epochs=3, hidden_size=16,
-                         projection_size=8, random_state=0, device="cpu")
+    return DeepClusterer(
+        n_clusters=4,
+        n_neighbors=5,
+        epochs=3,
+        hidden_size=16,
+        projection_size=8,
+        random_state=0,
+        device="cpu",
+    )
 
 
 def run_in_threads(make, fit, n_threads=3):
@@ -62,9 +69,20 @@ def test_elfs_selection_is_the_same_in_threads_and_alone():
 
 def test_dynamics_scores_are_the_same_in_threads_and_alone():
     y = np.repeat(np.arange(4), 100)
-    make = lambda: DynamicsScorer(epochs=3, input_noise=0.1, dropout=0.3,  # noqa: E731
-                                  hidden_layer_size=8, random_state=0, device="cpu")
-    fit = lambda s: s.fit(X, y).scores_  # noqa: E731
+
+    def make():
+        return DynamicsScorer(
+            epochs=3,
+            input_noise=0.1,
+            dropout=0.3,
+            hidden_layer_size=8,
+            random_state=0,
+            device="cpu",
+        )
+
+    def fit(scorer):
+        return scorer.fit(X, y).scores_
+
     alone = fit(make())
     for scores in run_in_threads(make, fit):
         np.testing.assert_array_equal(scores, alone)

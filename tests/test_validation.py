@@ -19,9 +19,20 @@ from skelfs import (
 )
 from skelfs._validation import NO_VALIDATION, Check, Interval, NJobs, Seed
 
-ESTIMATORS = [ELFSSelector, RandomSelector, PrototypicalitySelector, KCenterGreedySelector,
-              TypiClustSelector, ProbCoverSelector, D2Selector, FacilityLocationSelector,
-              KMeansClusterer, DeepClusterer, DynamicsScorer, DoubleEndPruner]
+ESTIMATORS = [
+    ELFSSelector,
+    RandomSelector,
+    PrototypicalitySelector,
+    KCenterGreedySelector,
+    TypiClustSelector,
+    ProbCoverSelector,
+    D2Selector,
+    FacilityLocationSelector,
+    KMeansClusterer,
+    DeepClusterer,
+    DynamicsScorer,
+    DoubleEndPruner,
+]
 # Numbers whose constraint delegates to an existing validator (its messages name the fix).
 DELEGATED_NUMBERS = {"budget", "n_clusters", "beta"}
 
@@ -58,39 +69,48 @@ def test_every_parameter_is_declared(cls):
         assert constraint == NO_VALIDATION or hasattr(constraint, "check")
 
 
-@pytest.mark.parametrize("cls, name", NUMERIC,
-                         ids=[f"{c.__name__}-{n}" for c, n in NUMERIC])
+@pytest.mark.parametrize("cls, name", NUMERIC, ids=[f"{c.__name__}-{n}" for c, n in NUMERIC])
 @pytest.mark.parametrize("value", [True, np.bool_(False), "3"], ids=["True", "np.False_", "str"])
 def test_numeric_parameter_rejects_bool_and_string_with_a_type_error(cls, name, value):
     with pytest.raises(TypeError, match=name):
         run(cls, **{name: value})
 
 
-@pytest.mark.parametrize("cls, params", [
-    (DynamicsScorer, {"epochs": "3"}), (DeepClusterer, {"epochs": "3"}),
-    (KMeansClusterer, {"n_init": True}), (DynamicsScorer, {"learning_rate": True}),
-    (DynamicsScorer, {"batch_size": 2.5}), (KCenterGreedySelector, {"block_size": 1.5}),
-    (DynamicsScorer, {"standardize": 1}), (DoubleEndPruner, {"sampling": 1}),
-])
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (DynamicsScorer, {"epochs": "3"}),
+        (DeepClusterer, {"epochs": "3"}),
+        (KMeansClusterer, {"n_init": True}),
+        (DynamicsScorer, {"learning_rate": True}),
+        (DynamicsScorer, {"batch_size": 2.5}),
+        (KCenterGreedySelector, {"block_size": 1.5}),
+        (DynamicsScorer, {"standardize": 1}),
+        (DoubleEndPruner, {"sampling": 1}),
+    ],
+)
 def test_wrong_types_are_type_errors(cls, params):
     with pytest.raises(TypeError, match=next(iter(params))):
         run(cls, **params)
 
 
-@pytest.mark.parametrize("cls, params, match", [
-    (DynamicsScorer, {"epochs": 0}, "epochs"),
-    (DynamicsScorer, {"learning_rate": np.nan}, "learning_rate.*finite"),
-    (DynamicsScorer, {"dropout": 1.0}, "dropout"),
-    (KCenterGreedySelector, {"block_size": 0}, "block_size"),
-    (ELFSSelector, {"sampling": "easy"}, "sampling"),
-    (ELFSSelector, {"n_jobs": 0}, "n_jobs.*-1 means all cores"),
-    (ELFSSelector, {"random_state": -1}, "random_state"),
-    (ELFSSelector, {"n_clusters": 1}, "n_clusters=1 must be at least 2"),
-    (ELFSSelector, {"clusterer": "dbscan"}, "clusterer"),
-    (KMeansClusterer, {"algorithm": "elkan"}, '"auto", "lloyd", "minibatch" or "torch"'),
-    (ProbCoverSelector, {"purity_threshold": 0.0}, "purity_threshold"),
-    (DoubleEndPruner, {"allocation": "even"}, "allocation"),
-])
+@pytest.mark.parametrize(
+    "cls, params, match",
+    [
+        (DynamicsScorer, {"epochs": 0}, "epochs"),
+        (DynamicsScorer, {"learning_rate": np.nan}, "learning_rate.*finite"),
+        (DynamicsScorer, {"dropout": 1.0}, "dropout"),
+        (KCenterGreedySelector, {"block_size": 0}, "block_size"),
+        (ELFSSelector, {"sampling": "easy"}, "sampling"),
+        (ELFSSelector, {"n_jobs": 0}, "n_jobs.*-1 means all cores"),
+        (ELFSSelector, {"random_state": -1}, "random_state"),
+        (ELFSSelector, {"n_clusters": 1}, "n_clusters=1 must be at least 2"),
+        (ELFSSelector, {"clusterer": "dbscan"}, "clusterer"),
+        (KMeansClusterer, {"algorithm": "elkan"}, '"auto", "lloyd", "minibatch" or "torch"'),
+        (ProbCoverSelector, {"purity_threshold": 0.0}, "purity_threshold"),
+        (DoubleEndPruner, {"allocation": "even"}, "allocation"),
+    ],
+)
 def test_bad_values_are_value_errors(cls, params, match):
     with pytest.raises(ValueError, match=match):
         run(cls, **params)

@@ -61,7 +61,11 @@ class KNNGraphSelector(BaseSelector):
         the approximate backends are seeded from ``rng``.
         """
         return kneighbors(
-            X, min(n_neighbors, X.shape[0] - 1), neighbors=getattr(self, "neighbors", None),
-            backend=self.backend, device=self.device, random_state=draw_seed(rng),
-            verbose=self.verbose)
-
+            X,
+            min(n_neighbors, X.shape[0] - 1),
+            neighbors=getattr(self, "neighbors", None),
+            backend=self.backend,
+            device=self.device,
+            random_state=draw_seed(rng),
+            verbose=self.verbose,
+        )

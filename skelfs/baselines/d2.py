@@ -104,9 +104,21 @@ class D2Selector(KNNGraphSelector):
         "n_clusters": check_n_clusters_param(1),  # then against n_samples in _select
     }
 
-    def __init__(self, budget=0.1, *, scores="prototypicality", n_neighbors=10, gamma_f=1.0,
-                 gamma_r=0.1, n_clusters=None, neighbors=None, backend="auto", device="cpu",
-                 random_state=0, verbose=0):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        scores="prototypicality",
+        n_neighbors=10,
+        gamma_f=1.0,
+        gamma_r=0.1,
+        n_clusters=None,
+        neighbors=None,
+        backend="auto",
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    ):
         self.budget = budget
         self.scores = scores
         self.n_neighbors = n_neighbors
@@ -137,8 +149,13 @@ class D2Selector(KNNGraphSelector):
 
         passed = scores + (np.exp(-gamma_f * distances) * scores[indices]).sum(axis=1)
         ranking = _greedy_reverse(passed, distances, indices, gamma_r, n_select, self.verbose)
-        return {"sample_indices_": ranking, "ranking_": ranking, "scores_": scores,
-                "graph_scores_": passed, "labels_": labels}
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "scores_": scores,
+            "graph_scores_": passed,
+            "labels_": labels,
+        }
 
     def _user_scores(self, n):
         """The user's scores as a float64 vector, or None for prototypicality."""
@@ -146,14 +163,21 @@ class D2Selector(KNNGraphSelector):
             if self.scores != "prototypicality":
                 raise ValueError(
                     f'scores must be "prototypicality" or an array of shape (n_samples,), '
-                    f"got {self.scores!r}.")
+                    f"got {self.scores!r}."
+                )
             return None
-        scores = check_array(self.scores, ensure_2d=False, dtype=np.float64,
-                             ensure_all_finite=True, input_name="scores")
+        scores = check_array(
+            self.scores,
+            ensure_2d=False,
+            dtype=np.float64,
+            ensure_all_finite=True,
+            input_name="scores",
+        )
         if scores.shape != (n,):
             raise ValueError(
                 f"scores has shape {scores.shape}; it must hold one score per row of X, "
-                f"shape ({n},).")
+                f"shape ({n},)."
+            )
         return scores
 
 
@@ -168,8 +192,9 @@ def _greedy_reverse(passed, distances, indices, gamma_r, n_select, verbose):
     """
     n, k = indices.shape
     weights = np.exp(-gamma_r * distances)
-    forward = sp.csr_matrix((weights.ravel(), indices.ravel(), np.arange(0, n * k + 1, k)),
-                            shape=(n, n))
+    forward = sp.csr_matrix(
+        (weights.ravel(), indices.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
+    )
     # Union of kNN(p) and its reverse; a pair listed both ways has the same distance
     # (up to float rounding in approximate backends), the maximum keeps one weight.
     adjacent = forward.maximum(forward.T).tocsr()

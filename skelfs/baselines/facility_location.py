@@ -70,8 +70,17 @@ class FacilityLocationSelector(KNNGraphSelector):
     [4, 1]
     """
 
-    def __init__(self, budget=0.1, *, n_neighbors=20, neighbors=None, backend="auto",
-                 device="cpu", random_state=0, verbose=0):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        n_neighbors=20,
+        neighbors=None,
+        backend="auto",
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    ):
         self.budget = budget
         self.n_neighbors = n_neighbors
         self.neighbors = neighbors
@@ -84,8 +93,12 @@ class FacilityLocationSelector(KNNGraphSelector):
         rng = check_random_state(self.random_state)
         distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
         sim = similarity_graph(distances, indices, kernel="cosine")
-        ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose,
-                                                 desc="facility location greedy")
-        return {"sample_indices_": ranking, "ranking_": ranking, "gains_": gains,
-                "objective_": float(served.sum())}
-
+        ranking, gains, served = greedy_coverage(
+            sim, n_select, verbose=self.verbose, desc="facility location greedy"
+        )
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "gains_": gains,
+            "objective_": float(served.sum()),
+        }

@@ -91,5 +91,8 @@ class KCenterGreedySelector(BaseSelector):
         finally:
             bar.close()
         ranking = np.asarray(picks, dtype=np.intp)
-        return {"sample_indices_": ranking, "ranking_": ranking,
-                "min_distances_": np.sqrt(np.maximum(min_sq, 0.0))}
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "min_distances_": np.sqrt(np.maximum(min_sq, 0.0)),
+        }

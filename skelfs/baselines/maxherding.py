@@ -81,8 +81,18 @@ class MaxHerdingSelector(KNNGraphSelector):
         "bandwidth": Real(0.0, closed="neither", options=("auto",)),
     }
 
-    def __init__(self, budget=0.1, *, n_neighbors=20, bandwidth="auto", neighbors=None,
-                 backend="auto", device="cpu", random_state=0, verbose=0):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        n_neighbors=20,
+        bandwidth="auto",
+        neighbors=None,
+        backend="auto",
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    ):
         self.budget = budget
         self.n_neighbors = n_neighbors
         self.bandwidth = bandwidth
@@ -95,10 +105,15 @@ class MaxHerdingSelector(KNNGraphSelector):
     def _select(self, X, n_select):
         rng = check_random_state(self.random_state)
         distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
-        bandwidth = (auto_bandwidth(distances) if self.bandwidth == "auto"
-                     else float(self.bandwidth))
+        bandwidth = auto_bandwidth(distances) if self.bandwidth == "auto" else float(self.bandwidth)
         sim = similarity_graph(distances, indices, kernel="gaussian", bandwidth=bandwidth)
-        ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose,
-                                                 desc="MaxHerding greedy")
-        return {"sample_indices_": ranking, "ranking_": ranking, "gains_": gains,
-                "objective_": float(served.sum()), "bandwidth_": bandwidth}
+        ranking, gains, served = greedy_coverage(
+            sim, n_select, verbose=self.verbose, desc="MaxHerding greedy"
+        )
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "gains_": gains,
+            "objective_": float(served.sum()),
+            "bandwidth_": bandwidth,
+        }

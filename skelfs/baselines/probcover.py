@@ -123,9 +123,20 @@ class ProbCoverSelector(KNNGraphSelector):
         "purity_threshold": Real(0, 1, closed="right"),
     }
 
-    def __init__(self, budget=0.1, *, delta=None, n_neighbors=50, n_clusters=None,
-                 purity_threshold=0.95, neighbors=None, backend="auto", device="cpu",
-                 random_state=0, verbose=0):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        delta=None,
+        n_neighbors=50,
+        n_clusters=None,
+        purity_threshold=0.95,
+        neighbors=None,
+        backend="auto",
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    ):
         self.budget = budget
         self.delta = delta
         self.n_neighbors = n_neighbors
@@ -159,9 +170,15 @@ class ProbCoverSelector(KNNGraphSelector):
             fill = rng.permutation(np.flatnonzero(free))[: n_select - n_greedy]
             picks = np.concatenate([picks, fill])
         ranking = np.asarray(picks, dtype=np.intp)
-        return {"sample_indices_": ranking, "ranking_": ranking, "n_greedy_": n_greedy,
-                "delta_": float(delta), "purity_": purity,
-                "coverage_": float(covered.mean()), "labels_": labels}
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "n_greedy_": n_greedy,
+            "delta_": float(delta),
+            "purity_": purity,
+            "coverage_": float(covered.mean()),
+            "labels_": labels,
+        }
 
 
 def _choose_delta(distances, indices, labels, threshold):
@@ -209,7 +226,7 @@ def _greedy_cover(distances, indices, delta, n_select, verbose):
             if count[i] == 0:
                 break  # every row is covered
             picks.append(i)
-            ball = np.concatenate([[i], cols[forward_ptr[i]:forward_ptr[i + 1]]])
+            ball = np.concatenate([[i], cols[forward_ptr[i] : forward_ptr[i + 1]]])
             new = np.unique(ball[~covered[ball]])
             covered[new] = True
             count[new] -= 1  # each newly covered row leaves its own ball

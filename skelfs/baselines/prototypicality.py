@@ -82,5 +82,9 @@ class PrototypicalitySelector(BaseSelector):
         scores = distance_to_own_centroid(X, km.labels_, km.cluster_centers_)
         preferred = -scores if self.end == "hard" else scores
         ranking = np.lexsort((rng.permutation(scores.size), preferred))
-        return {"sample_indices_": ranking[:n_select], "ranking_": ranking,
-                "scores_": scores, "labels_": km.labels_}
+        return {
+            "sample_indices_": ranking[:n_select],
+            "ranking_": ranking,
+            "scores_": scores,
+            "labels_": km.labels_,
+        }

@@ -109,8 +109,18 @@ class TypiClustSelector(KNNGraphSelector):
         "min_cluster_size": Int(0),
     }
 
-    def __init__(self, budget=0.1, *, n_neighbors=20, max_clusters=500, min_cluster_size=5,
-                 backend="auto", device="cpu", random_state=0, verbose=0):
+    def __init__(
+        self,
+        budget=0.1,
+        *,
+        n_neighbors=20,
+        max_clusters=500,
+        min_cluster_size=5,
+        backend="auto",
+        device="cpu",
+        random_state=0,
+        verbose=0,
+    ):
         self.budget = budget
         self.n_neighbors = n_neighbors
         self.max_clusters = max_clusters
@@ -152,8 +162,13 @@ class TypiClustSelector(KNNGraphSelector):
             rest = rest[np.lexsort((rest, mean_dist[rest]))]
             ranking = np.concatenate([ranking, rest[: n_select - ranking.size]])
         ranking = ranking.astype(np.intp)
-        return {"sample_indices_": ranking, "ranking_": ranking, "typicality_": typicality,
-                "labels_": labels, "n_clusters_": int(km.n_clusters_)}
+        return {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "typicality_": typicality,
+            "labels_": labels,
+            "n_clusters_": int(km.n_clusters_),
+        }
 
     def _mean_neighbor_distances(self, X, labels, sizes, n_neighbors, rng):
         """Mean cosine distance of each row to its k nearest rows of its own cluster."""
@@ -163,12 +178,16 @@ class TypiClustSelector(KNNGraphSelector):
         bar = progress(sizes.size, "TypiClust typicality", self.verbose)
         try:
             for c in range(sizes.size):
-                members = order[bounds[c]:bounds[c + 1]]  # increasing row index
+                members = order[bounds[c] : bounds[c + 1]]  # increasing row index
                 if members.size >= 2:
                     k = min(n_neighbors, members.size - 1)
-                    dist, _ = kneighbors(X[members], k, backend=self.backend,
-                                         device=self.device,
-                                         random_state=draw_seed(rng))
+                    dist, _ = kneighbors(
+                        X[members],
+                        k,
+                        backend=self.backend,
+                        device=self.device,
+                        random_state=draw_seed(rng),
+                    )
                     mean_dist[members] = dist.mean(axis=1, dtype=np.float64)
                 bar.update()
         finally:

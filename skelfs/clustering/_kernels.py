@@ -116,13 +116,15 @@ def _assign_blocks(X, centers):
     labels = np.empty(X.shape[0], dtype=np.intp)
     inertia = 0.0
     for start in range(0, X.shape[0], _ASSIGN_BLOCK):
-        block = np.ascontiguousarray(X[start:start + _ASSIGN_BLOCK], dtype=np.float32)
+        block = np.ascontiguousarray(X[start : start + _ASSIGN_BLOCK], dtype=np.float32)
         # argmin ||x - c||^2 = argmin (|c|^2 / 2 - x.c); the row's |x|^2 is added back for
         # the inertia only.
         dist = block @ centers.T
         np.subtract(half_sq_norms, dist, out=dist)
         best = dist.argmin(axis=1)
-        labels[start:start + block.shape[0]] = best
-        inertia += float(2.0 * dist[np.arange(best.size), best].sum(dtype=np.float64)
-                         + np.einsum("ij,ij->", block, block, dtype=np.float64))
+        labels[start : start + block.shape[0]] = best
+        inertia += float(
+            2.0 * dist[np.arange(best.size), best].sum(dtype=np.float64)
+            + np.einsum("ij,ij->", block, block, dtype=np.float64)
+        )
     return labels, inertia

@@ -10,8 +10,9 @@ from sklearn.utils import check_random_state
 from .._utils import check_int, draw_seed
 
 
-def estimate_n_clusters(X, *, method="eigengap", max_clusters=None, sample_size=3000,
-                        n_neighbors=15, random_state=None):
+def estimate_n_clusters(
+    X, *, method="eigengap", max_clusters=None, sample_size=3000, n_neighbors=15, random_state=None
+):
     """Choose a number of clusters without labels, on a random subsample.
 
     ``method="eigengap"`` (default): build the symmetric cosine kNN graph of the
@@ -85,14 +86,16 @@ def _eigengap(sub, max_clusters, n_neighbors, rng):
         return 2, {}
     dist, idx = kneighbors(sub, k, backend="exact")
     scale = float(np.median(dist)) or 1.0
-    w = sparse.csr_matrix((np.exp(-dist.ravel() / scale),
-                           (np.repeat(np.arange(m), k), idx.ravel())), shape=(m, m))
+    w = sparse.csr_matrix(
+        (np.exp(-dist.ravel() / scale), (np.repeat(np.arange(m), k), idx.ravel())), shape=(m, m)
+    )
     w = w.maximum(w.T)
     inv_sqrt_deg = sparse.diags(1.0 / np.sqrt(np.asarray(w.sum(axis=1)).ravel()))
     affinity = inv_sqrt_deg @ w @ inv_sqrt_deg
     # The largest eigenvalues of D^-1/2 W D^-1/2 are 1 - the smallest of the Laplacian.
-    vals = eigsh(affinity, k=k_max + 1, which="LA", return_eigenvectors=False,
-                 v0=rng.uniform(-1, 1, m))
+    vals = eigsh(
+        affinity, k=k_max + 1, which="LA", return_eigenvectors=False, v0=rng.uniform(-1, 1, m)
+    )
     lam = np.sort(1.0 - vals)
     gaps = {K: float(lam[K] - lam[K - 1]) for K in range(2, k_max + 1)}
     return max(gaps, key=gaps.get), gaps

@@ -115,8 +115,9 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_clusters": check_n_clusters_param(1),  # then against n_samples in fit
-        "algorithm": Options("auto", "lloyd", "minibatch", "torch",
-                             text='"auto", "lloyd", "minibatch" or "torch"'),
+        "algorithm": Options(
+            "auto", "lloyd", "minibatch", "torch", text='"auto", "lloyd", "minibatch" or "torch"'
+        ),
         "n_init": Int(1),
         "max_iter": Int(1),
         "batch_size": Int(1),
@@ -124,8 +125,16 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         "random_state": Seed(),
     }
 
-    def __init__(self, n_clusters=None, algorithm="auto", n_init=3, max_iter=100,
-                 batch_size=4096, device="auto", random_state=None):
+    def __init__(
+        self,
+        n_clusters=None,
+        algorithm="auto",
+        n_init=3,
+        max_iter=100,
+        batch_size=4096,
+        device="auto",
+        random_state=None,
+    ):
         self.n_clusters = n_clusters
         self.algorithm = algorithm
         self.n_init = n_init
@@ -153,8 +162,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         device = resolve_device(self.device)
         reject_sparse(X)
         # float16 stays float16 (no upcast copy); memory maps stay on disk.
-        X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False,
-                          ensure_min_samples=2)
+        X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         k_scores = {}
         if self.n_clusters is None:
@@ -172,8 +180,14 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         seed = draw_seed(rng)
         if algorithm == "torch":
             centers, labels, n_iter = _fit_torch_lloyd(
-                X, k, seed, device, n_init=self.n_init, max_iter=self.max_iter,
-                sample_size=3 * max(self.batch_size, k))
+                X,
+                k,
+                seed,
+                device,
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                sample_size=3 * max(self.batch_size, k),
+            )
         elif algorithm == "minibatch":
             centers, labels, n_iter = self._fit_streamed(X, k, seed)
         else:
@@ -200,19 +214,25 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         # float64 sample: sklearn's k-means++ upcasts float32 rows chunk by chunk at every
         # one of its k steps, which made a float32 init several times slower. The sample
         # is ours, so KMeans may centre it in place (copy_x=False).
-        init = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, copy_x=False,
-                      random_state=draw_seed(rng)).fit(
-            np.asarray(X[sample], dtype=np.float64))
+        init = KMeans(
+            k, n_init=self.n_init, max_iter=self.max_iter, copy_x=False, random_state=draw_seed(rng)
+        ).fit(np.asarray(X[sample], dtype=np.float64))
         centers = init.cluster_centers_.astype(np.float32)
-        mbk = MiniBatchKMeans(k, init=centers, n_init=1, batch_size=batch,
-                              compute_labels=False, random_state=draw_seed(rng))
+        mbk = MiniBatchKMeans(
+            k,
+            init=centers,
+            n_init=1,
+            batch_size=batch,
+            compute_labels=False,
+            random_state=draw_seed(rng),
+        )
         labels, inertia = _assign_blocks(X, centers)
         n_iter = 0
         for n_iter in range(1, self.max_iter + 1):
             order = rng.permutation(n)
             for start in range(0, n, batch):
                 # Sorted rows read a memory map front to back; the batch stays random.
-                rows = np.sort(order[start:start + batch])
+                rows = np.sort(order[start : start + batch])
                 mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
             centers = mbk.cluster_centers_
             previous = inertia

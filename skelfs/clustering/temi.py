@@ -48,8 +48,7 @@ class _MultiHead:
     matmuls, which is several times faster on CPU than a Python loop over heads.
     """
 
-    def __init__(self, n_features, n_heads, hidden, proj, n_clusters, device, dtype,
-                 generator):
+    def __init__(self, n_features, n_heads, hidden, proj, n_clusters, device, dtype, generator):
         import torch
 
         def init(*shape):
@@ -236,12 +235,31 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         "verbose": Flag(),
     }
 
-    def __init__(self, n_clusters=None, *, n_heads=1, n_neighbors=50, epochs=None,
-                 batch_size=256, learning_rate=1e-4, weight_decay=1e-4, warmup=0.1,
-                 teacher_momentum=0.996, temperature=0.1, prior_momentum=0.9,
-                 temi_beta=0.6, hidden_size=512, projection_size=256, standardize=True,
-                 neighbors=None, knn_backend="auto", device="auto", n_jobs=None,
-                 random_state=None, verbose=0):
+    def __init__(
+        self,
+        n_clusters=None,
+        *,
+        n_heads=1,
+        n_neighbors=50,
+        epochs=None,
+        batch_size=256,
+        learning_rate=1e-4,
+        weight_decay=1e-4,
+        warmup=0.1,
+        teacher_momentum=0.996,
+        temperature=0.1,
+        prior_momentum=0.9,
+        temi_beta=0.6,
+        hidden_size=512,
+        projection_size=256,
+        standardize=True,
+        neighbors=None,
+        knn_backend="auto",
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.n_clusters = n_clusters
         self.n_heads = n_heads
         self.n_neighbors = n_neighbors
@@ -292,17 +310,24 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         else:
             k_clusters = check_n_clusters(self.n_clusters, n, minimum=1)
         k_nn = min(self.n_neighbors, n - 1)
-        _, nn_idx = kneighbors(X, k_nn, neighbors=self.neighbors, backend=self.knn_backend,
-                               device=device, random_state=draw_seed(rng),
-                               verbose=self.verbose)
+        _, nn_idx = kneighbors(
+            X,
+            k_nn,
+            neighbors=self.neighbors,
+            backend=self.knn_backend,
+            device=device,
+            random_state=draw_seed(rng),
+            verbose=self.verbose,
+        )
         mean, std = column_moments(X) if self.standardize else (np.zeros(d), np.ones(d))
         epochs = self.epochs if self.epochs is not None else _auto_epochs(n, self.batch_size)
         # Private generators: the same seed gives the same labels also while other threads
         # use torch, and the global torch RNG is left alone.
         generators = torch_generators(draw_seed(rng), device)
         with limit_threads(self.n_jobs):
-            labels, losses, curve = self._train(X, nn_idx, k_clusters, epochs, mean, std,
-                                                device, generators)
+            labels, losses, curve = self._train(
+                X, nn_idx, k_clusters, epochs, mean, std, device, generators
+            )
         best = int(np.argmin(losses))
         used, labels = np.unique(labels[best], return_inverse=True)
         self.labels_ = labels.astype(np.intp)
@@ -320,8 +345,9 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         cpu_gen, device_gen = generators
         dtype = torch.float32
         H = self.n_heads
-        student = _MultiHead(d, H, self.hidden_size, self.projection_size, K, device, dtype,
-                             device_gen)
+        student = _MultiHead(
+            d, H, self.hidden_size, self.projection_size, K, device, dtype, device_gen
+        )
         for p in student.parameters():
             p.requires_grad_(True)
         teacher = student.clone_detached()
@@ -363,8 +389,15 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                         t_a, t_b = teacher.logits(xa), teacher.logits(xb)
                     s_a, s_b = student.logits(xa), student.logits(xb)
                     per_head, qt_a, qt_b = _temi_loss(
-                        s_a, s_b, t_a, t_b, prior, self.temperature, self.temperature,
-                        self.temi_beta)
+                        s_a,
+                        s_b,
+                        t_a,
+                        t_b,
+                        prior,
+                        self.temperature,
+                        self.temperature,
+                        self.temi_beta,
+                    )
                     loss = per_head.sum()
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -375,7 +408,8 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                             teacher.params[name].mul_(m).add_(p.detach(), alpha=1 - m)
                         batch_mean = 0.5 * (qt_a.mean(1) + qt_b.mean(1))
                         prior.mul_(self.prior_momentum).add_(
-                            batch_mean, alpha=1 - self.prior_momentum)
+                            batch_mean, alpha=1 - self.prior_momentum
+                        )
                         epoch_loss += per_head.detach().double().cpu() * rows.size
                 curve.append((epoch_loss / n).numpy())
                 bar.update()
