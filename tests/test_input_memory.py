@@ -165,8 +165,9 @@ def test_torch_only_receives_mini_batches(pool32, monkeypatch):
     assert 0 < largest[0] <= max(512 * D, N)  # one batch, or an O(n) vector (labels)
 
 
-def test_kmeans_streams_float16_without_upcast(pool32, inputs):
-    # Below the 50k-row threshold, where float32 input would take Lloyd on a copy.
+def test_kmeans_streams_float16_without_upcast(pool32, inputs, monkeypatch):
+    # Above the row threshold the streamed path reads float16 batch by batch.
+    monkeypatch.setattr(kmeans_module, "_MINIBATCH_ABOVE", 20_000)
     n = 40_000
     X16 = inputs["float16"][:n]
     km = KMeansClusterer(6, n_init=1, batch_size=1024, random_state=0)  # "auto": streams
@@ -177,6 +178,16 @@ def test_kmeans_streams_float16_without_upcast(pool32, inputs):
     assert adjusted_rand_score(reference.labels_, km.labels_) > 0.999
     assert km.cluster_centers_.shape == (6, D)
     assert 1 <= km.n_iter_ <= km.max_iter
+
+
+@pytest.mark.parametrize("n", [5_000, 40_000])  # below the threshold: Lloyd, either dtype
+def test_kmeans_float16_and_its_float32_values_cluster_the_same(inputs, n):
+    # Issue 14: the same values give the same selection whatever dtype they arrive in, so
+    # the path depends on the number of rows only (float16 used to stream at any size).
+    X16 = inputs["float16"][:n]
+    a = KMeansClusterer(6, n_init=1, random_state=0).fit(X16)
+    b = KMeansClusterer(6, n_init=1, random_state=0).fit(X16.astype(np.float32))
+    np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
 def test_kmeans_switches_to_streaming_above_threshold(pool32, monkeypatch):
@@ -231,3 +242,14 @@ def test_auto_beta_reads_at_most_max_rows(pool32):
     )
     assert results and beta in results
     assert 0 < len(X.rows_read) <= 1000
+
+
+def test_elfs_selects_the_same_rows_from_float16_and_its_float32_values():
+    X16 = np.random.RandomState(3).standard_normal((3000, 16)).astype(np.float16)
+    X16[:1500] += np.float16(2.0)  # two groups
+    params = dict(budget=0.1, scorer=DynamicsScorer(epochs=3), random_state=0)
+    a = ELFSSelector(**params).fit(X16)
+    b = ELFSSelector(**params).fit(X16.astype(np.float32))
+    np.testing.assert_array_equal(a.pseudo_labels_, b.pseudo_labels_)
+    np.testing.assert_array_equal(a.scores_, b.scores_)
+    np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)

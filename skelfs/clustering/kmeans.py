@@ -37,18 +37,19 @@ _MINIBATCH_ABOVE = 50_000
 class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     """k-means pseudo-labels (the cheap clusterer for ELFS).
 
-    On CPU: Lloyd k-means (scikit-learn's ``KMeans``) for float32/float64 pools up to
-    50,000 rows; streamed mini-batch k-means above, and for float16 input at any size.
+    On CPU: Lloyd k-means (scikit-learn's ``KMeans``) for pools up to 50,000 rows;
+    streamed mini-batch k-means above. The choice depends on the number of rows only, not
+    on the dtype, so the same values give the same clusters as float16 or float32.
     On a GPU (``device`` resolving to CUDA): Lloyd k-means in torch, streamed over
     blocks of rows. ``algorithm`` overrides the choice. With ``n_clusters=None`` the
     number of clusters is chosen label-free by :func:`estimate_n_clusters` (largest
     eigengap of a kNN graph on a subsample).
 
     Memory: the Lloyd path works on one float copy of ``X`` (scikit-learn centres the
-    data), so at most 50,000 rows are copied under ``algorithm="auto"``. The streamed
-    path never copies or upcasts ``X`` as a whole, which keeps a memory map on disk
-    and float16 input in float16: it reads mini-batches of rows, casts each to
-    float32, and
+    data; float16 is upcast to float32), so at most 50,000 rows are copied under
+    ``algorithm="auto"``. The streamed path never copies or upcasts ``X`` as a whole,
+    which keeps a memory map on disk and float16 input in float16: it reads mini-batches
+    of rows, casts each to float32, and
 
     1. runs Lloyd k-means (``n_init`` restarts) on a random sample of
        ``max(3 * batch_size, 3 * n_clusters)`` rows for the initial centres;
@@ -74,8 +75,8 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         Number of clusters, at least 1 and at most the number of rows (ELFS itself
         needs 2 or more).
     algorithm : {"auto", "lloyd", "minibatch", "torch"}, default="auto"
-        "auto": "torch" on CUDA; otherwise "lloyd" up to 50,000 float32/float64 rows and
-        "minibatch" above (and for float16).
+        "auto": "torch" on CUDA; otherwise "lloyd" up to 50,000 rows and "minibatch"
+        above, whatever the dtype.
     n_init : int, default=3
         k-means restarts; the lowest inertia wins.
     max_iter : int, default=100
@@ -161,7 +162,8 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         self._validate_params()
         device = resolve_device(self.device)
         reject_sparse(X)
-        # float16 stays float16 (no upcast copy); memory maps stay on disk.
+        # float16 stays float16 here (the Lloyd path upcasts its <= 50k rows, the streamed
+        # path one batch at a time); memory maps stay on disk.
         X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         k_scores = {}
@@ -173,7 +175,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         if algorithm == "auto":
             if device.type == "cuda":
                 algorithm = "torch"
-            elif X.shape[0] > _MINIBATCH_ABOVE or X.dtype == np.float16:
+            elif X.shape[0] > _MINIBATCH_ABOVE:  # by size only: same values, same path
                 algorithm = "minibatch"
             else:
                 algorithm = "lloyd"
@@ -191,7 +193,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         elif algorithm == "minibatch":
             centers, labels, n_iter = self._fit_streamed(X, k, seed)
         else:
-            if X.dtype == np.float16:  # explicit algorithm="lloyd": sklearn needs float32
+            if X.dtype == np.float16:  # sklearn needs float32; at most 50k rows under "auto"
                 X = X.astype(np.float32)
             km = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, random_state=seed)
             labels = km.fit_predict(X)
