@@ -44,9 +44,10 @@ Outputs
   budget (log x), one line per method, mean with a ±std band (skipped, with a message,
   when matplotlib is missing).
 
-Exact command (3 datasets x 3 seeds x 7 budgets x 8 methods x 2 probes, full pools); it
-took 57 min 13 s on the project's 2-core CPU machine with nothing else running (results in
-docs/quality.md)::
+Exact command (3 datasets x 3 seeds x 7 budgets x every registered method, LR and MLP
+probes, HGB on letter, full pools); the 8 original methods with LR and MLP took 57 min 13 s
+on the project's 2-core CPU machine with nothing else running; MaxHerding and the HGB
+probe were added to the same CSV later (docs/benchmarks.md lists those commands)::
 
     PYTHONPATH=. python benchmarks/quality.py
 
