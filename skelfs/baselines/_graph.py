@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from sklearn.utils import check_random_state
+
 from .._utils import draw_seed
 from .._validation import NO_VALIDATION, Check, Flag, Int, Seed, check_backend, check_device
 from ..base import BaseSelector
+from ..coverage import auto_bandwidth, greedy_coverage, similarity_graph
 from ..neighbors import kneighbors
 
 #: Parameter descriptions shared by the kNN-graph baselines' docstrings.
@@ -69,3 +72,25 @@ class KNNGraphSelector(BaseSelector):
             random_state=draw_seed(rng),
             verbose=self.verbose,
         )
+
+    def _cover(self, X, n_select, kernel, desc, bandwidth=None):
+        """Greedy kernel coverage on this selector's kNN graph (:mod:`skelfs.coverage`).
+
+        The fitted attributes of the coverage selectors (facility location: ``kernel=
+        "cosine"``; MaxHerding: ``"gaussian"``, with ``bandwidth`` or its "auto" rule).
+        """
+        rng = check_random_state(self.random_state)
+        distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
+        if bandwidth == "auto":
+            bandwidth = auto_bandwidth(distances)
+        sim = similarity_graph(distances, indices, kernel=kernel, bandwidth=bandwidth)
+        ranking, gains, served = greedy_coverage(sim, n_select, verbose=self.verbose, desc=desc)
+        fitted = {
+            "sample_indices_": ranking,
+            "ranking_": ranking,
+            "gains_": gains,
+            "objective_": float(served.sum()),
+        }
+        if bandwidth is not None:
+            fitted["bandwidth_"] = float(bandwidth)
+        return fitted

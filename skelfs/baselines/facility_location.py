@@ -9,9 +9,6 @@ maximisation is (1 - 1/e)-optimal; lazy evaluations keep it fast. Memory is
 
 from __future__ import annotations
 
-from sklearn.utils import check_random_state
-
-from ..coverage import greedy_coverage, similarity_graph
 from ._graph import KNNGraphSelector, fill_doc
 
 
@@ -90,15 +87,4 @@ class FacilityLocationSelector(KNNGraphSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        rng = check_random_state(self.random_state)
-        distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
-        sim = similarity_graph(distances, indices, kernel="cosine")
-        ranking, gains, served = greedy_coverage(
-            sim, n_select, verbose=self.verbose, desc="facility location greedy"
-        )
-        return {
-            "sample_indices_": ranking,
-            "ranking_": ranking,
-            "gains_": gains,
-            "objective_": float(served.sum()),
-        }
+        return self._cover(X, n_select, "cosine", "facility location greedy")

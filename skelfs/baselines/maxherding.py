@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sklearn.utils import check_random_state
-
 from .._validation import Real
-from ..coverage import auto_bandwidth, greedy_coverage, similarity_graph
 from ._graph import KNNGraphSelector, fill_doc
 
 
@@ -103,17 +100,4 @@ class MaxHerdingSelector(KNNGraphSelector):
         self.verbose = verbose
 
     def _select(self, X, n_select):
-        rng = check_random_state(self.random_state)
-        distances, indices = self._kneighbors(X, int(self.n_neighbors), rng)
-        bandwidth = auto_bandwidth(distances) if self.bandwidth == "auto" else float(self.bandwidth)
-        sim = similarity_graph(distances, indices, kernel="gaussian", bandwidth=bandwidth)
-        ranking, gains, served = greedy_coverage(
-            sim, n_select, verbose=self.verbose, desc="MaxHerding greedy"
-        )
-        return {
-            "sample_indices_": ranking,
-            "ranking_": ranking,
-            "gains_": gains,
-            "objective_": float(served.sum()),
-            "bandwidth_": bandwidth,
-        }
+        return self._cover(X, n_select, "gaussian", "MaxHerding greedy", self.bandwidth)
