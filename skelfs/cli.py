@@ -756,13 +756,19 @@ def _safe_name(text):
 
 def _load(args):
     _say(args, f"reading {args.data}")
-    X, ids, id_name = read_pool(
-        args.data,
-        key=args.key,
-        id_column=args.id_column,
-        sep=_char(args.sep),
-        decimal=_char(args.decimal),
-    )
+    # A file that fails to read gets its one error line only: the reader's warnings (e.g.
+    # text columns left out) are shown once the pool has been read.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X, ids, id_name = read_pool(
+            args.data,
+            key=args.key,
+            id_column=args.id_column,
+            sep=_char(args.sep),
+            decimal=_char(args.decimal),
+        )
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if id_name != "index" and _has_repeats(ids):
         print(
             f"skelfs: warning: --id-column {id_name!r} has repeated ids; the output "

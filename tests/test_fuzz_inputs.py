@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,17 @@ def test_malformed_files_exit_0_or_one_line_exit_2(tmp_path_factory, capsys, cas
             written[written.columns[0]].iloc[0]
         ) == float(expected)
     assert sorted(p.name for p in d.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_file_that_warns_then_fails_to_read_prints_the_error_alone(tmp_path, capsys):
+    # Found by the fuzz test above: one row, a text column left out (a warning), then too few
+    # rows (the error). The warning must not make the error a second line.
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "pool.parquet"
+    pd.DataFrame({"x": [1.0], "note": ["a"]}).to_parquet(path)
+    status = main(
+        ["select", str(path), "--method", "random", "--budget", "1", "-o", str(tmp_path / "o.csv")]
+    )
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("skelfs: error: ")
+    assert "at least 2 rows" in lines[0]
