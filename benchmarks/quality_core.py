@@ -80,7 +80,7 @@ from common import (
 
 import skelfs
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector
-from skelfs._utils import floor_count, resolve_budget, resolve_device
+from skelfs._utils import floor_count, resolve_budget
 
 BUDGETS = (0.01, 0.05, 0.10, 0.30)
 SEEDS = (0, 1, 2)
@@ -140,11 +140,11 @@ def build_selector(kwargs, budget, seed, n_classes, n_samples):
 def plan_selection(sel, n_samples):
     """Build ``sel``'s components exactly as its ``fit`` would, without fitting them.
 
-    Returns ``(key, pruner, wanted_beta, rng, device)``: ``key`` identifies the
+    Returns ``(key, pruner, wanted_beta, rng)``: ``key`` identifies the
     budget-independent stages (clusterer and scorer with all their parameters, seeds
-    included), ``pruner`` and ``wanted_beta`` are what ``fit`` would prune with, ``rng`` is
-    the selector's random stream in the state ``fit`` hands to the ``beta="auto"`` search,
-    and ``device`` is where that search's probes run. This relies on
+    included), ``pruner`` and ``wanted_beta`` are what ``fit`` would prune with, and ``rng``
+    is the selector's random stream in the state ``fit`` hands to its budget-dependent
+    step (``ELFSSelector._prune``, which picks the probes' device itself). This relies on
     the private ``ELFSSelector._make_components``; ``--verify-reuse`` checks the result.
     """
     if not isinstance(sel.random_state, (int, np.integer)):
@@ -156,7 +156,7 @@ def plan_selection(sel, n_samples):
         (type(c).__name__, repr(sorted(c.get_params(deep=True).items())))
         for c in (clusterer, scorer)
     ) + (repr(sel.feature_extractor),)
-    return key, pruner, wanted_beta, rng, resolve_device(sel.device)
+    return key, pruner, wanted_beta, rng
 
 
 def reselect(sel, X, labels, scores, n_select, pruner, wanted_beta, rng):
@@ -182,7 +182,7 @@ def select_rows(kwargs, budget, seed, X, n_classes, cache, *, verify):
         sel.fit(X)
         return sel.sample_indices_, sel.beta_, sel.n_clusters_, time.perf_counter() - t0
 
-    key, pruner, wanted_beta, rng, device = plan_selection(sel, X.shape[0])
+    key, pruner, wanted_beta, rng = plan_selection(sel, X.shape[0])
     if key not in cache:
         t0 = time.perf_counter()
         sel.fit(X)
