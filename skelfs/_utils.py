@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import mmap
 import numbers
 import sys
 from contextlib import contextmanager
@@ -301,6 +302,49 @@ def progress(total, desc, verbose):
     return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
 
 
+def _shared_file_map(X):
+    """The ``np.memmap`` behind ``X`` if it maps a file read-only or shared, else None.
+
+    Copy-on-write maps (``mode="c"``) are left out: dropping their pages would discard
+    the caller's private changes.
+    """
+    base = X
+    while base is not None:
+        if isinstance(base, np.memmap):
+            return base if base.mode in ("r", "r+", "w+") else None
+        base = getattr(base, "base", None)
+    return None
+
+
+def release_pages(X, start=0, stop=None):
+    """Drop the pages of rows ``start:stop`` of a memory-mapped ``X`` from this process.
+
+    A streamed pass over a memory map leaves every page it read resident, so a pool read
+    once costs its full size in RSS although the data stays in the OS page cache. After
+    ``madvise(MADV_DONTNEED)`` those rows are read back from the page cache (or the
+    disk) if touched again, and the process holds only what it is working on. Does
+    nothing for in-memory arrays, copy-on-write maps, or where ``madvise`` is missing.
+    """
+    mapped = _shared_file_map(X)
+    if mapped is None or not hasattr(mmap, "MADV_DONTNEED") or X.ndim == 0:
+        return
+    handle = getattr(mapped, "_mmap", None)
+    stop = X.shape[0] if stop is None else min(stop, X.shape[0])
+    if handle is None or not hasattr(handle, "madvise") or stop <= start or X.strides[0] <= 0:
+        return
+    try:
+        origin = np.frombuffer(handle, dtype=np.uint8).ctypes.data
+        first = X[start:stop].ctypes.data - origin
+        end = first + (stop - start) * X.strides[0]
+        page = mmap.PAGESIZE
+        first = first // page * page
+        end = min(len(handle), -(-end // page) * page)
+        if 0 <= first < end:
+            handle.madvise(mmap.MADV_DONTNEED, first, end - first)
+    except (OSError, ValueError, BufferError):  # a closed map, an odd view: only an optimisation
+        pass
+
+
 # Elements per block when streaming column statistics (bounds the float64 working copy).
 _MOMENT_BLOCK_ELEMENTS = 2**16
 
@@ -316,6 +360,7 @@ def column_moments(X):
     ss = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], rows):
         block = np.asarray(X[start : start + rows], dtype=np.float64)
+        release_pages(X, start, start + rows)
         s += block.sum(axis=0)
         ss += np.einsum("ij,ij->j", block, block)
     mean = s / X.shape[0]
@@ -348,6 +393,7 @@ def as_compute_dtype(X, name="X"):
     for start in range(0, X.shape[0], rows):
         block = X[start : start + rows]
         largest = max(largest, abs(float(block.max())), abs(float(block.min())))
+        release_pages(X, start, start + rows)
     low, high = SCALE_RANGE
     if largest > high or 0.0 < largest < low:
         size = "large" if largest > high else "small"

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._utils import check_embeddings, draw_seed, progress, resolve_device
+from ._utils import check_embeddings, draw_seed, progress, release_pages, resolve_device
 
 BACKENDS = ("auto", "exact", "faiss", "pynndescent")
 
@@ -366,6 +366,8 @@ def _unit_rows(X, rows, device):
     work = np.float64 if block.dtype == np.float64 else np.float32
     # A private copy: normalised in place below, and torch cannot wrap a read-only memmap.
     t = torch.from_numpy(np.array(block, dtype=work, order="C", copy=True)).to(device)
+    if isinstance(rows, slice):
+        release_pages(X, *rows.indices(X.shape[0])[:2])
     tiny = torch.finfo(t.dtype).tiny
     # Dividing by the largest entry first keeps the squared norm from overflowing.
     t.div_(t.abs().amax(dim=1, keepdim=True).clamp_min_(tiny))
@@ -492,14 +494,23 @@ def _exact_search_rows(X, query_rows, k, block_size, device):
 # --------------------------------------------------------------------------- approximate
 
 
-def _zero_rows(X, block_size):
-    """Boolean mask of the all-zero rows, in one streamed pass."""
-    return np.concatenate(
-        [
-            ~np.any(np.asarray(X[s : s + block_size]) != 0, axis=1)
-            for s in range(0, X.shape[0], block_size)
-        ]
-    )
+def _unit_copy(X, block_size):
+    """``X`` L2-normalised as one float32 array, built block by block, and its zero rows.
+
+    The memory map's pages are released as the copy grows, so the process never holds
+    both the pool and its copy.
+    """
+    import torch
+
+    n = X.shape[0]
+    out = np.empty(X.shape, dtype=np.float32)
+    zero = np.empty(n, dtype=bool)
+    cpu = torch.device("cpu")
+    for s in range(0, n, block_size):
+        block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
+        out[s : s + block.shape[0]] = block
+        zero[s : s + block.shape[0]] = ~block.any(axis=1)
+    return out, zero
 
 
 def _faiss_candidates(X, k, block_size, random_state, verbose):
@@ -559,24 +570,27 @@ def _pynndescent_candidates(X, k, block_size, random_state, verbose):
 
     bar = progress(2, "pynndescent kNN", verbose)
     try:
-        zero = _zero_rows(X, block_size)
+        unit, zero = _unit_copy(X, block_size)
         bar.update()
-        # metric="cosine" normalises one float32 copy of X internally. The graph lists
-        # each row as its own first neighbour, hence k + 1 (at most n - 1 is allowed;
-        # rows left short are completed exactly).
+        # On unit rows, Euclidean distance ranks as cosine does (|a - b|^2 = 2 - 2 cos).
+        # metric="cosine" would normalise a second float32 copy of the pool inside
+        # pynndescent; on the one normalised here, peak memory is one copy, not two.
+        # The graph lists each row as its own first neighbour, hence k + 1 (at most
+        # n - 1 is allowed; rows left short are completed exactly).
         index = NNDescent(
-            X,
-            metric="cosine",
+            unit,
+            metric="euclidean",
             n_neighbors=min(k + 1, X.shape[0] - 1),
             random_state=random_state,
             low_memory=True,
             verbose=verbose > 1,
         )
         cand_idx, cand_dist = index.neighbor_graph
+        del index, unit
         bar.update()
     finally:
         bar.close()
-    return cand_dist, cand_idx, zero
+    return 0.5 * np.square(cand_dist, dtype=np.float32), cand_idx, zero
 
 
 def _finish_candidates(X, k, cand_dist, cand_idx, zero, block_size, device):

@@ -6,6 +6,7 @@ Each fit uses one thread (``n_jobs=1``): tiny mini-batches on an oversubscribed 
 machine otherwise spend most of their time in thread hand-offs.
 """
 
+import sys
 import tracemalloc
 
 import numpy as np
@@ -17,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 import skelfs.clustering.kmeans as kmeans_module
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
-from skelfs._utils import column_moments
+from skelfs._utils import column_moments, release_pages
 from skelfs.selector import _auto_beta
 
 # 26 MB as float32. Just above the 50k-row threshold, so the default k-means streams and
@@ -253,3 +254,52 @@ def test_elfs_selects_the_same_rows_from_float16_and_its_float32_values():
     np.testing.assert_array_equal(a.pseudo_labels_, b.pseudo_labels_)
     np.testing.assert_array_equal(a.scores_, b.scores_)
     np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
+
+
+def _resident_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
+)
+def test_release_pages_drops_a_read_memmap_from_the_resident_set(tmp_path):
+    # 40 MB on disk; reading it all maps every page into this process.
+    path = tmp_path / "pool.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((10_000, 1000), dtype=np.float32))
+    X = np.load(path, mmap_mode="r")
+    total = float(X.sum(dtype=np.float64))
+    before = _resident_bytes()
+    release_pages(X, 0, 5_000)  # the first half
+    half = _resident_bytes()
+    release_pages(np.asarray(X)[5_000:])  # through a plain-ndarray view of the map
+    after = _resident_bytes()
+    assert before - half > 15e6 and half - after > 15e6
+    assert float(X.sum(dtype=np.float64)) == total  # read back unchanged
+
+
+def test_release_pages_keeps_changes_to_writable_and_copy_on_write_maps(tmp_path):
+    path = tmp_path / "pool.npy"
+    np.save(path, np.zeros((2_000, 512), dtype=np.float32))
+    shared = np.load(path, mmap_mode="r+")
+    shared[::7] = 3.0
+    release_pages(shared)
+    assert np.all(shared[::7] == 3.0)
+    del shared
+    private = np.load(path, mmap_mode="c")
+    private[1::7] = 5.0
+    release_pages(private)  # must not discard the private copies of changed pages
+    assert np.all(private[1::7] == 5.0) and np.all(private[::7] == 3.0)
+    del private
+    on_disk = np.load(path)  # the shared map wrote through; the copy-on-write one did not
+    assert np.all(on_disk[::7] == 3.0) and np.all(on_disk[1::7] == 0.0)
+
+
+def test_release_pages_ignores_in_memory_arrays():
+    X = np.ones((100, 8), dtype=np.float32)
+    release_pages(X)  # nothing to release: no error, no change
+    assert X.sum() == 800
