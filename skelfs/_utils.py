@@ -349,11 +349,11 @@ def release_pages(X, start=0, stop=None):
 _MOMENT_BLOCK_ELEMENTS = 2**16
 
 
-def column_moments(X):
-    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators).
+def column_sums(X):
+    """Per-feature sum and sum of squares of ``X`` (float64), in one streamed pass.
 
-    Reads blocks of rows, so a memory map is never loaded or copied as a whole.
-    Constant columns get std 1, so that standardising leaves them centred at zero.
+    Reads blocks of rows, so a memory map is never loaded or copied as a whole; the
+    pages read are released as it goes (:func:`release_pages`).
     """
     rows = max(1, _MOMENT_BLOCK_ELEMENTS // X.shape[1])
     s = np.zeros(X.shape[1])
@@ -363,10 +363,25 @@ def column_moments(X):
         release_pages(X, start, start + rows)
         s += block.sum(axis=0)
         ss += np.einsum("ij,ij->j", block, block)
-    mean = s / X.shape[0]
-    std = np.sqrt(np.maximum(ss / X.shape[0] - mean**2, 0.0))
+    return s, ss
+
+
+def moments_from_sums(s, ss, n):
+    """Mean and std from :func:`column_sums` over ``n`` rows (constant columns get std 1,
+    so that standardising leaves them centred at zero)."""
+    mean = s / n
+    std = np.sqrt(np.maximum(ss / n - mean**2, 0.0))
     std[std < 1e-12] = 1.0
     return mean, std
+
+
+def column_moments(X):
+    """Per-feature mean and std of ``X`` in one streamed pass (float64 accumulators).
+
+    Reads blocks of rows, so a memory map is never loaded or copied as a whole.
+    Constant columns get std 1, so that standardising leaves them centred at zero.
+    """
+    return moments_from_sums(*column_sums(X), X.shape[0])
 
 
 # Selectors compute in float32 whatever dtype the pool arrives in (see ``as_compute_dtype``).

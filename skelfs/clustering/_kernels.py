@@ -77,11 +77,13 @@ def _kmeans_plus_plus(S, k, rng):
     return torch.stack(centers)
 
 
-def _lloyd_passes(blocks, centers, max_iter):
+def _lloyd_passes(blocks, centers, max_iter, reduce=None):
     """Assign / update until a pass lowers the inertia by less than ``_STREAM_TOL``.
 
     Returns the centres the final labels were assigned to, those labels (numpy), the
-    inertia and the number of passes.
+    inertia and the number of passes. ``reduce(sums, counts, total)``, if given, sums
+    the per-cluster sums, counts and the inertia in place over the workers that hold the
+    other rows (``skelfs.distributed``), so that every worker takes the same step.
     """
     import torch
 
@@ -99,6 +101,8 @@ def _lloyd_passes(blocks, centers, max_iter):
             sums.index_add_(0, best, block)
             counts.index_add_(0, best, torch.ones_like(best_d))
             parts.append(best)
+        if reduce is not None:
+            reduce(sums, counts, total)
         previous, inertia = inertia, float(total)
         labels = torch.cat(parts)
         converged = previous < math.inf and previous - inertia <= _STREAM_TOL * previous
