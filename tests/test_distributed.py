@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 
-from skelfs import DoubleEndPruner, ELFSSelector, KMeansClusterer
+from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
 from skelfs.distributed import select_shard
 from skelfs.distributed._comm import Comm
 from skelfs.distributed.stages import (
@@ -67,6 +67,17 @@ def test_sharded_prune_rejects_coverage_sampling():
     pruner = DoubleEndPruner(sampling="coverage")
     with pytest.raises(ValueError, match='sampling="ccs"'):
         sharded_prune(np.arange(10.0), np.zeros(10, int), 1, 2, 0.0, pruner, Comm(), 0)
+
+
+def test_select_shard_in_one_process_is_seeded_and_dtype_blind():
+    X, _ = make_blobs(1500, centers=8, n_features=12, random_state=0)
+    X = X.astype(np.float32)
+    fast = {"budget": 150, "scorer": DynamicsScorer(epochs=3), "random_state": 7}
+    a = select_shard(X, **fast)
+    b = select_shard(X.astype(np.float64), **{**fast, "scorer": DynamicsScorer(epochs=3)})
+    assert a.size == 150 and np.unique(a).size == 150
+    np.testing.assert_array_equal(a, b)  # fresh components, float64 rows: same selection
+    assert not np.array_equal(a, select_shard(X, **{**fast, "random_state": 8}))
 
 
 # ---------------------------------------------------------------- two gloo workers

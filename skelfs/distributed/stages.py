@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._utils import (
+    as_compute_dtype,
     check_beta,
     check_embeddings,
     column_sums,
@@ -48,7 +49,7 @@ from .._utils import (
 from ..clustering import _device_blocks, _kmeans_plus_plus, _lloyd_passes
 from ..dynamics import DynamicsScorer, _build_head, _RunningDynamics
 from ..pruning import _SPLITS, DoubleEndPruner, water_fill
-from ..selector import AUTO_BETA_MAX_ROWS, MAX_AUTO_CLUSTERS, _auto_beta
+from ..selector import AUTO_BETA_MAX_ROWS, MAX_AUTO_CLUSTERS, _auto_beta, _clone_component
 from ._comm import Comm
 
 #: Rows of the k-means++ seeding sample: three blocks of 4096 (as KMeansClusterer's
@@ -436,8 +437,8 @@ def select_shard(
     scorer : DynamicsScorer or None, default=None
         Settings of the proxy training (None: the defaults).
     pruner : DoubleEndPruner or None, default=None
-        Settings of the pruning (None: the defaults); ``sampling="coverage"`` is not
-        available over shards.
+        Settings of the pruning (None: the defaults) other than ``beta``, which is the
+        parameter above; ``sampling="coverage"`` is not available over shards.
     random_state : int, default=0
         Seed; the same shards, number of workers and seed give the same selection.
     device : str, default="auto"
@@ -464,16 +465,19 @@ def select_shard(
     >>> select_shard(X, budget=30, random_state=0).size  # one process: the whole pool
     30
     """
-    X = check_embeddings(X, ensure_min_samples=1)
+    # float64 rows are rounded to float32 once, as ELFSSelector does: the same values give
+    # the same selection whatever container or dtype the shards come in.
+    X = as_compute_dtype(check_embeddings(X, ensure_min_samples=1))
     beta = check_beta(beta)
     comm = Comm()
     layout = ShardLayout(X.shape[0], comm)
     n_select = resolve_budget(budget, layout.n_total)
     scorer = DynamicsScorer() if scorer is None else scorer
-    pruner = DoubleEndPruner(beta=0.0) if pruner is None else pruner
     torch_device = resolve_device(device)
     rng = check_random_state(random_state)
     seeds = [draw_seed(rng) for _ in range(4)]  # k-means, dynamics, beta, pruning
+    # The beta search runs the one-process pruner: seeded, as ELFSSelector seeds its own.
+    pruner = _clone_component(DoubleEndPruner() if pruner is None else pruner, seeds[3])
     k = n_clusters or min(max(2, n_select // 2), MAX_AUTO_CLUSTERS, layout.n_total)
     state = state or {}
     stages = progress(4, "ELFS over shards", verbose and comm.rank == 0)
