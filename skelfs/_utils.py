@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -373,8 +374,17 @@ def progress(total, desc, verbose):
     if stderr_is_terminal():
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+        # A terminal that reports no size (some containers' ptys) would hide the bar.
+        sized = {"dynamic_ncols": True} if _terminal_columns() else {"ncols": 80, "nrows": 24}
+        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, **sized)
     return _PlainProgress(total, desc)
+
+
+def _terminal_columns():
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 class Stages:
