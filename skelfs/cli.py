@@ -691,8 +691,9 @@ def output_format(args):
     """The format ``args`` ask for: ``--format``, else the one the ``-o`` name implies.
 
     ``.json`` implies ``label-studio``, ``.jsonl`` (or ``.ndjson``) ``jsonl``, anything else
-    ``csv``. An explicit ``--format`` that another known name contradicts (``--format
-    jsonl -o rows.csv``) is a :class:`CLIError` that names the fix, raised before the fit.
+    ``csv``. An explicit ``--format`` that another known name contradicts
+    (``--format jsonl -o rows.csv``) is a :class:`CLIError` that names the fix, raised
+    before the fit.
 
     Parameters
     ----------
