@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import mmap
 import numbers
+import os
 import sys
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -269,15 +271,22 @@ def resolve_device(device):
     raise ValueError(f'device must be "auto", "cpu", "cuda" or "cuda:N", got {device!r}.')
 
 
-class _PlainProgress:
-    """Fallback progress reporter when tqdm is missing: one line per update to stderr."""
+# Progress as plain lines (stderr is not a terminal: a log file, a pipe, a CI job): a line
+# when a task ends, otherwise at most one per PLAIN_MIN_SECONDS, and only once PLAIN_STEP of
+# the total has been done since the last line or PLAIN_MAX_SILENCE seconds have passed.
+PLAIN_MIN_SECONDS = 1.0
+PLAIN_STEP = 0.1
+PLAIN_MAX_SILENCE = 10.0
+
+
+class _NoProgress:
+    """The silent reporter of ``verbose=0``: counts, prints nothing."""
 
     def __init__(self, total, desc):
         self.total, self.desc, self.n = total, desc, 0
 
     def update(self, k=1):
         self.n += k
-        print(f"{self.desc}: {self.n}/{self.total}", file=sys.stderr, flush=True)
 
     def set_postfix(self, **kwargs):
         pass
@@ -286,20 +295,135 @@ class _PlainProgress:
         pass
 
 
-class _NoProgress(_PlainProgress):
+class _PlainProgress(_NoProgress):
+    """Progress as rate-limited plain lines on stderr, for logs and pipes.
+
+    ``desc: 40/200 (20%), 4.1 s, about 16 s left`` (``desc: 3 in 12.0 s`` when the total
+    is unknown), followed by the postfix. A line is written when the task completes, else
+    at most one per ``PLAIN_MIN_SECONDS`` and only after ``PLAIN_STEP`` of the total (or
+    ``PLAIN_MAX_SILENCE`` seconds without a line); ``close`` writes the last count if it
+    was not written yet.
+    """
+
+    def __init__(self, total, desc, clock=time.monotonic):
+        super().__init__(total, desc)
+        self._clock = clock
+        self._start = self._last_time = clock()
+        self._last_n = 0
+        self._postfix = ""
+
     def update(self, k=1):
         self.n += k
+        now = self._clock()
+        since = now - self._last_time
+        if self.total is not None and self.n >= self.total:
+            self._write(now)
+        elif since >= PLAIN_MIN_SECONDS and (
+            since >= PLAIN_MAX_SILENCE
+            or self.total is None
+            or self.n - self._last_n >= PLAIN_STEP * self.total
+        ):
+            self._write(now)
+
+    def set_postfix(self, **kwargs):
+        self._postfix = ", ".join(f"{k}={_short_number(v)}" for k, v in kwargs.items())
+
+    def close(self):
+        if self.n != self._last_n:
+            self._write(self._clock())
+
+    def _write(self, now):
+        elapsed = now - self._start
+        if self.total:
+            line = f"{self.desc}: {self.n}/{self.total} ({100 * self.n / self.total:.0f}%), "
+            line += f"{elapsed:.1f} s"
+            if 0 < self.n < self.total:
+                line += f", about {elapsed * (self.total - self.n) / self.n:.0f} s left"
+        else:
+            line = f"{self.desc}: {self.n} in {elapsed:.1f} s"
+        if self._postfix:
+            line += f" [{self._postfix}]"
+        print(line, file=sys.stderr, flush=True)
+        self._last_time, self._last_n = now, self.n
+
+
+def _short_number(value):
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def stderr_is_terminal():
+    """Whether ``sys.stderr`` is an interactive terminal (not a file, pipe or capture)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (ValueError, OSError):  # a closed or detached stream
+        return False
 
 
 def progress(total, desc, verbose):
-    """A progress bar on stderr when ``verbose`` (tqdm if installed), else a silent counter."""
+    """A progress reporter: silent unless ``verbose``; then a bar or plain lines on stderr.
+
+    With ``verbose`` and stderr a terminal: a tqdm bar (removed when done). With stderr
+    redirected (a log file, a pipe): plain lines, rate-limited (:class:`_PlainProgress`).
+    ``total`` may be None (an open-ended count, e.g. passes until convergence). The
+    reporter has tqdm's ``update(k)``, ``set_postfix(**values)`` and ``close()``.
+    """
     if not verbose:
         return _NoProgress(total, desc)
+    if stderr_is_terminal():
+        from tqdm import tqdm
+
+        # A terminal that reports no size (some containers' ptys) would hide the bar.
+        sized = {"dynamic_ncols": True} if _terminal_columns() else {"ncols": 80, "nrows": 24}
+        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, **sized)
+    return _PlainProgress(total, desc)
+
+
+def _terminal_columns():
     try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _PlainProgress(total, desc)
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+class Stages:
+    """Named stages of a long fit, reported on stderr when ``verbose``.
+
+    ``start(name, detail)`` ends the current stage (``PREFIX [i/n] name done in 1.2 s``)
+    and announces the next (``PREFIX [i/n] name: detail``); ``finish()`` ends the last.
+    Silent when ``verbose`` is 0.
+
+    Parameters
+    ----------
+    prefix : str
+        Who is working, e.g. ``"ELFS"``.
+    total : int
+        Number of stages, for the ``[i/n]`` counter.
+    verbose : int
+    """
+
+    def __init__(self, prefix, total, verbose, clock=time.monotonic):
+        self.prefix, self.total, self.verbose = prefix, total, verbose
+        self.index, self.name = 0, None
+        self._clock = clock
+        self._started = None
+
+    def start(self, name, detail=None):
+        self.finish()
+        self.index += 1
+        self.name, self._started = name, self._clock()
+        self._say(f"{name}: {detail}" if detail else name)
+
+    def finish(self):
+        if self.name is not None:
+            self._say(f"{self.name} done in {self._clock() - self._started:.1f} s")
+        self.name = None
+
+    def _say(self, text):
+        if self.verbose:
+            print(f"{self.prefix} [{self.index}/{self.total}] {text}", file=sys.stderr, flush=True)
 
 
 def _shared_file_map(X):

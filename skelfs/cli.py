@@ -3,12 +3,16 @@
 Three sub-commands share one way of reading the pool and building the selector::
 
     skelfs select DATA --budget 0.1 -o to_label.csv     # the rows to send to annotators
+    skelfs select DATA --budget 0.1 -o tasks.json       # the same, as Label Studio tasks
     skelfs score  DATA --budget 0.1 -o scores.csv       # every row: scores, pseudo-label, selected
     skelfs plot   DATA --budget 0.1 -o figures/         # difficulty.png, selection.png
     skelfs plot --budget-curve results.csv -o figures/  # accuracy vs budget, one PNG per dataset
 
 ``DATA`` is a ``.npy`` (2-D array), ``.npz`` (``--key``), ``.csv``/``.tsv`` or ``.parquet``
-file; see :func:`skelfs.io.read_pool`. Every user error (unreadable file, wrong shape,
+file; see :func:`skelfs.io.read_pool`. A table's columns other than the embeddings and
+the ids (text, labels, image URLs) are written next to each row of the output, which is a
+CSV table, JSON lines or (``select``) a JSON list of Label Studio tasks (``--format``, or
+the ``-o`` name: ``.csv``, ``.jsonl``, ``.json``). Every user error (unreadable file, wrong shape,
 missing key or column, bad option value, an estimator's ``ValueError``/``TypeError``) is
 reported as one line ``skelfs: error: ...`` on stderr with exit status 2. Progress and
 ``-v`` messages go to stderr, so stdout carries only the result summary (``--json``: one
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import numbers
 import os
 import re
 import signal
@@ -36,6 +42,16 @@ from .registry import DEFAULT_METHOD, SELECTORS, resolve_name
 
 #: Per-row score attribute of each selector, in order of preference (first found is used).
 SCORE_ATTRIBUTES = ("scores_", "typicality_")
+#: Output formats (``--format``): ``select`` writes all three, ``score`` the first two.
+FORMATS = ("csv", "jsonl", "label-studio")
+# The format an -o name implies, what each format is, and the name it would take.
+_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "label-studio"}
+_FORMAT_WORDS = {
+    "csv": "a CSV table",
+    "jsonl": "JSON lines (one object per row)",
+    "label-studio": "a JSON list of Label Studio tasks",
+}
+_FORMAT_SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "label-studio": ".json"}
 
 
 class CLIError(Exception):
@@ -269,19 +285,34 @@ def build_parser():
     select = commands.add_parser(
         "select",
         **listed,
-        help="write the rows to label (id, score, pseudo-label) to a CSV",
-        description="Select rows to label and write them, one per line, to a CSV: the id "
-        "(or row index), the score and the pseudo-label where the method has them.",
+        help="write the rows to label (id, score, pseudo-label) to a CSV, JSON lines or "
+        "Label Studio tasks",
+        description="Select rows to label and write them, one per line, to a CSV (or JSON "
+        "lines, or Label Studio import tasks): the id (or row index), the table's other "
+        "columns (text, image URLs, ...), and the score, rank and pseudo-label where the "
+        "method has them.",
     )
     add_pool_options(select, default_method=DEFAULT_METHOD)
     select.add_argument(
-        "-o", "--output", required=True, metavar="CSV", help="output CSV of the selected rows"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="output file of the selected rows: to_label.csv, to_label.jsonl, tasks.json",
+    )
+    select.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="csv: one line per row; jsonl: one JSON object per row; label-studio: a JSON "
+        "list of Label Studio import tasks (data: the id and the table's other columns; "
+        "meta: score, rank, pseudo_label). Default: from the -o name (.jsonl: jsonl, "
+        ".json: label-studio), else csv",
     )
 
     score = commands.add_parser(
         "score",
         **listed,
-        help="write every row's scores, pseudo-label and selection flag to a CSV",
+        help="write every row's scores, pseudo-label and selection flag to a CSV or JSON lines",
         description="Run a selection and write one line per row of the pool: id, "
         "pseudo-label, selected (0/1) and every difficulty score.",
     )
@@ -290,8 +321,14 @@ def build_parser():
         "-o",
         "--output",
         required=True,
-        metavar="CSV",
-        help="output CSV, one line per row of the pool",
+        metavar="FILE",
+        help="output file, one line per row of the pool: scores.csv or scores.jsonl",
+    )
+    score.add_argument(
+        "--format",
+        choices=FORMATS[:2],
+        help="csv or jsonl (one JSON object per row). Default: from the -o name "
+        "(.jsonl: jsonl), else csv",
     )
 
     plot = commands.add_parser(
@@ -414,11 +451,10 @@ def _row_clusters(selector):
     return None
 
 
-def _selected_frame(selector, ids, id_name):
-    import pandas as pd
-
+def _selected_columns(selector):
+    """What the method knows about each selected row: score, rank, pseudo_label."""
     idx = selector.sample_indices_
-    columns = {id_name: ids[idx]}
+    columns = {}
     _, score = _row_score(selector)
     if score is not None:
         columns["score"] = score[idx]
@@ -432,13 +468,12 @@ def _selected_frame(selector, ids, id_name):
     clusters = _row_clusters(selector)
     if clusters is not None:
         columns["pseudo_label"] = clusters[idx]
-    return pd.DataFrame(columns)
+    return columns
 
 
-def _score_frame(selector, ids, id_name):
-    import pandas as pd
-
-    columns = {id_name: ids}
+def _score_columns(selector):
+    """Every row's pseudo_label, selected flag and difficulty scores."""
+    columns = {}
     clusters = _row_clusters(selector)
     if clusters is not None:
         columns["pseudo_label"] = clusters
@@ -451,7 +486,7 @@ def _score_frame(selector, ids, id_name):
         if score is not None:
             name = getattr(selector, "difficulty", None) if hasattr(selector, "beta_") else None
             columns[name or "score"] = score
-    return pd.DataFrame(columns)
+    return columns
 
 
 def _summary(args, selector, X, seconds, **extra):
@@ -481,6 +516,40 @@ def _method_words(args):
             f"--method elfs runs ELFS"
         )
     return args.method
+
+
+def _selection_words(selector):
+    """ELFS's pseudo-labels and pruning in words, as a second summary line ("" for others).
+
+    e.g. "pseudo-labels: K=50 k-means clusters; dropped the hardest 30% of each cluster
+    (beta=0.3, chosen by the label-free search) as likely pseudo-label noise, then sampled
+    the rest evenly across difficulty in each cluster."
+    """
+    beta, k = getattr(selector, "beta_", None), getattr(selector, "n_clusters_", None)
+    pruner = getattr(selector, "pruner_", None)
+    if beta is None or k is None or pruner is None:
+        return ""
+    clusterer = type(getattr(selector, "clusterer_", None)).__name__
+    kind = {"KMeansClusterer": "k-means", "DeepClusterer": "TEMI"}.get(clusterer, clusterer)
+    wanted = selector.pruner.beta if selector.pruner is not None else selector.beta
+    how = "chosen by the label-free search" if wanted == "auto" else "as set with --beta"
+    per_cluster = getattr(pruner, "allocation", None) is not None
+    if beta > 0:
+        where = "of each cluster" if per_cluster else "of the pool"
+        dropped = (
+            f"dropped the hardest {beta * 100:g}% {where} (beta={beta:g}, {how}) as likely "
+            f"pseudo-label noise"
+        )
+    else:
+        dropped = f"dropped no rows as pseudo-label noise (beta=0, {how})"
+    sampling = getattr(pruner, "sampling", None)
+    then = {
+        "ccs": "then sampled the rest evenly across difficulty"
+        + (" in each cluster" if per_cluster else ""),
+        "hard": "then kept the hardest of the rest" + (" in each cluster" if per_cluster else ""),
+        "coverage": "then picked, from the rest, the rows that best cover the whole pool",
+    }.get(sampling, "then selected from the rest")
+    return f"\npseudo-labels: K={k} {kind} clusters; {dropped}, {then}."
 
 
 def _plain(value):
@@ -618,9 +687,172 @@ def atomic_write(path, write):
         raise
 
 
-def _write_csv(frame, path):
+def output_format(args):
+    """The format ``args`` ask for: ``--format``, else the one the ``-o`` name implies.
+
+    ``.json`` implies ``label-studio``, ``.jsonl`` (or ``.ndjson``) ``jsonl``, anything else
+    ``csv``. An explicit ``--format`` that another known name contradicts
+    (``--format jsonl -o rows.csv``) is a :class:`CLIError` that names the fix, raised
+    before the fit.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options parsed by :func:`build_parser` (``command``, ``output``, ``format``).
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+
+    Examples
+    --------
+    >>> from skelfs.cli import build_parser, output_format
+    >>> parse = build_parser().parse_args
+    >>> output_format(parse(["select", "X.npy", "-o", "tasks.json"]))
+    'label-studio'
+    >>> output_format(parse(["select", "X.npy", "-o", "rows.txt", "--format", "jsonl"]))
+    'jsonl'
+    """
+    path = Path(args.output)
+    suffix = path.suffix.lower()
+    implied = _SUFFIX_FORMATS.get(suffix)
+    allowed = FORMATS if args.command == "select" else FORMATS[:2]
+    chosen = args.format
+    if implied is not None and implied not in allowed and chosen in (None, implied):
+        raise CLIError(
+            f"-o {path}: a {suffix} name means {_FORMAT_WORDS[implied]}, which "
+            f"{args.command} does not write; name it {path.with_suffix('.csv').name} or "
+            f"{path.with_suffix('.jsonl').name} (JSON lines)."
+        )
+    if chosen is None:
+        return implied or "csv"
+    if implied is not None and implied != chosen:
+        instead = (
+            f", or drop --format to write {_FORMAT_WORDS[implied]}" if implied in allowed else ""
+        )
+        raise CLIError(
+            f"-o {path}: a {suffix} name, but --format {chosen} writes "
+            f"{_FORMAT_WORDS[chosen]}; name it "
+            f"{path.with_suffix(_FORMAT_SUFFIX[chosen]).name}{instead}."
+        )
+    return chosen
+
+
+def _output_table(ids, id_name, columns, rows, ours):
+    """(id and input columns, the method's columns) of the output rows, as two frames.
+
+    ``rows`` selects rows of the pool (None: all); ``columns`` is the input's other
+    columns or None; ``ours`` maps names to per-output-row values.
+    """
+    import pandas as pd
+
+    ids = ids if rows is None else ids[rows]
+    data = pd.DataFrame({id_name: ids})
+    if columns is not None and len(columns.columns):
+        part = columns if rows is None else columns.iloc[rows]
+        data = pd.concat([data, part.reset_index(drop=True)], axis=1)
+    return data, pd.DataFrame(ours, index=data.index)
+
+
+def _flat(data, ours):
+    """One table: the input's columns, then the method's (``skelfs_NAME`` on a clash)."""
+    import pandas as pd
+
+    taken = set(data.columns)
+    renamed = ours.rename(columns=lambda c: f"skelfs_{c}" if c in taken else c)
+    return pd.concat([data, renamed], axis=1)
+
+
+def _json_value(value):
+    """``value`` as JSON: numbers, text, bool, lists; NaN, NA and NaT become None (null)."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, np.ndarray):
+        return [_json_value(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):  # dates, times, Timestamps, Timedeltas
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return _json_value(value.item())
+    return str(value)
+
+
+def _json_column(column):
+    """A pandas column as a list of JSON values (fast paths for plain numbers)."""
+    import pandas as pd
+
+    if not column.hasnans:
+        if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_integer_dtype(column.dtype):
+            return column.to_numpy().tolist()  # Python ints and bools
+    if pd.api.types.is_float_dtype(column.dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = values.tolist()
+        for i in np.flatnonzero(~np.isfinite(values)):
+            out[i] = None
+        return out
+    return [_json_value(v) for v in column.astype(object).tolist()]
+
+
+def _json_rows(frame):
+    """The rows of ``frame`` as dicts of JSON values."""
+    names = [str(c) for c in frame.columns]
+    if not names:
+        return [{} for _ in range(len(frame))]
+    columns = [_json_column(frame[c]) for c in frame.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def _dumps(obj):
+    # allow_nan=False: the output is strict JSON (NaN was turned into null above).
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+def _write_table(fmt, path, data, ours):
+    """Write the output rows in ``fmt``, atomically (see :func:`atomic_write`)."""
+
+    def write_csv(tmp):
+        _safe_frame(_flat(data, ours)).to_csv(tmp, index=False)
+
+    def write_jsonl(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for row in _json_rows(_flat(data, ours)):
+                f.write(_dumps(row) + "\n")
+
+    def write_label_studio(tmp):
+        # Label Studio import tasks: "data" is what the labelling interface shows
+        # ($text, $image, ...: the input's columns, and the id); "meta" keeps what skelfs
+        # knows about the row (score, rank, pseudo_label) with the task. The top-level
+        # "id" is Label Studio's own and is left to it.
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write("[")
+            for i, (fields, meta) in enumerate(zip(_json_rows(data), _json_rows(ours))):
+                task = {"data": fields}
+                meta = {k: v for k, v in meta.items() if v is not None}
+                if meta:
+                    task["meta"] = meta
+                f.write(("," if i else "") + "\n" + _dumps(task))
+            f.write("\n]\n")
+
+    write = {"csv": write_csv, "jsonl": write_jsonl, "label-studio": write_label_studio}[fmt]
     try:
-        atomic_write(path, lambda tmp: _safe_frame(frame).to_csv(tmp, index=False))
+        atomic_write(path, write)
     except OSError as exc:
         raise CLIError(
             f"cannot write {path}: {_one_line(exc)}; the previous file, if any, is unchanged."
@@ -636,31 +868,46 @@ def _report(args, summary, human):
 
 def _cmd_select(args):
     out = _check_output_file(args.output, args.data)
-    X, ids, id_name = _load(args)
+    fmt = output_format(args)
+    X, ids, id_name, columns = _load(args)
     selector, seconds = _fit(args, X)
-    _write_csv(_selected_frame(selector, ids, id_name), out)
-    summary = _summary(args, selector, X, seconds, output=str(out))
+    data, ours = _output_table(
+        ids, id_name, columns, selector.sample_indices_, _selected_columns(selector)
+    )
+    _write_table(fmt, out, data, ours)
+    summary = _summary(args, selector, X, seconds, output=str(out), format=fmt)
+    what = {"csv": "", "jsonl": " (JSON lines)", "label-studio": " (Label Studio tasks)"}[fmt]
     _report(
         args,
         summary,
         f"selected {selector.n_selected_} of {X.shape[0]} rows "
-        f"({_method_words(args)}, {seconds:.1f} s) -> {out}",
+        f"({_method_words(args)}, {seconds:.1f} s) -> {out}{what}" + _selection_words(selector),
     )
 
 
 def _cmd_score(args):
     out = _check_output_file(args.output, args.data)
-    X, ids, id_name = _load(args)
+    fmt = output_format(args)
+    X, ids, id_name, columns = _load(args)
     selector, seconds = _fit(args, X)
-    frame = _score_frame(selector, ids, id_name)
-    _write_csv(frame, out)
-    scores = [c for c in frame.columns if c not in (id_name, "pseudo_label", "selected")]
-    summary = _summary(args, selector, X, seconds, output=str(out), columns=list(frame.columns))
+    ours = _score_columns(selector)
+    data, ours = _output_table(ids, id_name, columns, None, ours)
+    _write_table(fmt, out, data, ours)
+    scores = [c for c in ours.columns if c not in ("pseudo_label", "selected")]
+    summary = _summary(
+        args,
+        selector,
+        X,
+        seconds,
+        output=str(out),
+        format=fmt,
+        columns=[str(c) for c in _flat(data.iloc[:0], ours.iloc[:0]).columns],
+    )
     _report(
         args,
         summary,
         f"scored {X.shape[0]} rows ({', '.join(scores) or 'no scores'}; "
-        f"{selector.n_selected_} selected) -> {out}",
+        f"{selector.n_selected_} selected) -> {out}" + _selection_words(selector),
     )
 
 
@@ -760,12 +1007,13 @@ def _load(args):
     # text columns left out) are shown once the pool has been read.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        X, ids, id_name = read_pool(
+        X, ids, id_name, columns = read_pool(
             args.data,
             key=args.key,
             id_column=args.id_column,
             sep=_char(args.sep),
             decimal=_char(args.decimal),
+            return_columns=True,
         )
     for w in caught:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
@@ -775,7 +1023,7 @@ def _load(args):
             f"cannot tell those rows apart.",
             file=sys.stderr,
         )
-    return X, ids, id_name
+    return X, ids, id_name, columns
 
 
 def _char(text):

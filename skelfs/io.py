@@ -124,7 +124,7 @@ def _not_a(path, expected, found):
     return InputFileError(f"cannot read {path}: it is {what}, not {expected}; {todo}.")
 
 
-def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
+def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None, return_columns=False):
     """Read an embeddings file into a 2-D array and per-row ids.
 
     Parameters
@@ -147,6 +147,8 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
     sep, decimal : str, optional
         A CSV's column separator (default ``","``, tab for ``.tsv``) and decimal mark
         (default ``"."``), e.g. ``sep=";", decimal=","`` for a European spreadsheet export.
+    return_columns : bool, default=False
+        Also return the table's other columns (see ``columns`` below).
 
     Returns
     -------
@@ -157,6 +159,11 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
     ids : ndarray of shape (n_samples,)
     id_name : str
         ``id_column``, or ``"index"`` when ids are row numbers.
+    columns : pandas.DataFrame or None
+        Only with ``return_columns=True``: the columns of a table that are neither the
+        embeddings nor the ids (a text, a label or an image URL column, say), one row per
+        row of ``X``, in the table's order; None for ``.npy`` and ``.npz`` files. The
+        command line writes them next to each selected row.
 
     Raises
     ------
@@ -174,6 +181,13 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
     >>> X, ids, id_name = read_pool(path)
     >>> X.shape, ids.tolist(), id_name
     ((5, 3), [0, 1, 2, 3, 4], 'index')
+    >>> import pandas as pd
+    >>> table = os.path.join(tempfile.mkdtemp(), "pool.csv")
+    >>> pd.DataFrame({"id": ["a", "b"], "text": ["a cat", "a dog"],
+    ...               "embedding": ["[0.5, 1.0]", "[1.5, 0.0]"]}).to_csv(table, index=False)
+    >>> X, ids, id_name, columns = read_pool(table, id_column="id", return_columns=True)
+    >>> X.tolist(), ids.tolist(), columns["text"].tolist()
+    ([[0.5, 1.0], [1.5, 0.0]], ['a', 'b'], ['a cat', 'a dog'])
     """
     path = Path(path)
     if not path.exists():
@@ -190,6 +204,7 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
         )
     try:
         found = _sniff(path)
+        columns = None  # arrays hold no other columns
         if kind == ".npy":
             X, ids, id_name = _read_npy(path, found, key, id_column)
         elif kind == ".npz":
@@ -197,9 +212,9 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
         elif kind in (".parquet", ".pq"):
             if found != "parquet":
                 raise _not_a(path, "a Parquet file", found)
-            X, ids, id_name = _read_table(path, None, key, id_column)
+            X, ids, id_name, columns = _read_table(path, None, key, id_column)
         elif kind in (".csv", ".tsv"):
-            X, ids, id_name = _read_csv(path, found, kind, key, id_column, sep, decimal)
+            X, ids, id_name, columns = _read_csv(path, found, kind, key, id_column, sep, decimal)
         else:
             what = (
                 ""
@@ -235,7 +250,8 @@ def read_pool(path, *, key=None, id_column=None, sep=None, decimal=None):
             f"name says ({type(exc).__name__}: "
             f"{_one_line(exc, _MESSAGE_LIMIT)})."
         ) from None
-    return _check_matrix(X, path), ids, id_name
+    X = _check_matrix(X, path)
+    return (X, ids, id_name, columns) if return_columns else (X, ids, id_name)
 
 
 def _read_npy(path, found, key, id_column):
@@ -474,19 +490,22 @@ def _table_pool(frame, path, key, id_column, decimal_hint=False):
                 f"--key {key!r}: the column holds single values, not one embedding (list) "
                 f"per row; drop --key to use every numeric column as a feature."
             )
-        return _stack_lists(rest[key], key), ids, id_column or "index"
+        return _stack_lists(rest[key], key), ids, id_column or "index", rest.drop(columns=[key])
 
     list_columns = [c for c in rest.columns if _is_list_column(rest[c])]
     if len(list_columns) == 1:
-        return _stack_lists(rest[list_columns[0]], list_columns[0]), ids, id_column or "index"
+        (key,) = list_columns
+        return _stack_lists(rest[key], key), ids, id_column or "index", rest.drop(columns=[key])
     if len(list_columns) > 1:
         raise InputFileError(
             f"{path} has {len(list_columns)} columns holding lists "
             f"({_listing(list_columns)}); choose the embeddings with --key "
             f"NAME."
         )
-    X = frame_to_matrix(rest, text="ignore", source=str(path), decimal_hint=decimal_hint)
-    return X, ids, id_column or "index"
+    X, features = _frame_matrix(
+        rest, text="ignore", source=str(path), decimal_hint=decimal_hint, stacklevel=2
+    )
+    return X, ids, id_column or "index", rest.drop(columns=features)
 
 
 def _id_values(column, name):
@@ -633,6 +652,11 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
     array([[1., 1.],
            [2., 0.]])
     """
+    return _frame_matrix(frame, text=text, source=source, decimal_hint=decimal_hint)[0]
+
+
+def _frame_matrix(frame, *, text, source, decimal_hint, stacklevel=3):
+    """:func:`frame_to_matrix`, and the names of the feature columns it used."""
     import pandas as pd
 
     how = (
@@ -708,7 +732,7 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
             f"{source}: leaving out the text column(s) {_listing(ignored)}; the "
             f"features are the {len(features)} numeric column(s).",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     for name in features:
         column = frame[name]
@@ -730,17 +754,18 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
                 f"feature; exclude it: --id-column {shlex.quote(str(name))} on the command "
                 f"line, X.drop(columns={str(name)!r}) in Python.",
                 IdColumnWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
     dtypes = {frame[n].dtype for n in features if n not in converted}
     if not converted and len(dtypes) == 1:
         (dtype,) = dtypes
         if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
-            return (
+            X = (
                 frame[features].to_numpy()
                 if len(features) < len(frame.columns)
                 else frame.to_numpy()
             )
+            return X, features
     X = np.empty((len(frame), len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         X[:, j] = (
@@ -748,7 +773,7 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
             if name in converted
             else frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         )
-    return X
+    return X, features
 
 
 def _check_matrix(X, path):

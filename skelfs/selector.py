@@ -6,6 +6,7 @@ pseudo-labels (clusterer) -> difficulty from proxy training dynamics (scorer)
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from typing import ClassVar
 
@@ -15,7 +16,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 
 from ._probe import probe_accuracy
-from ._utils import check_beta, check_n_clusters, draw_seed, floor_count, progress, resolve_device
+from ._utils import (
+    Stages,
+    check_beta,
+    check_n_clusters,
+    draw_seed,
+    floor_count,
+    progress,
+    resolve_device,
+)
 from ._validation import (
     NO_VALIDATION,
     Check,
@@ -43,6 +52,9 @@ AUTO_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 AUTO_BETA_MAX_ROWS = 50_000
 # sampling="coverage": neighbours per row in the kernel graph (as the coverage baselines).
 COVERAGE_NEIGHBORS = 20
+# The stage reporter of the fit in progress, for _fit_stages (whose signature is the cache
+# key of ``memory`` and stays (clusterer, scorer, Z)).
+_STAGES = contextvars.ContextVar("skelfs_elfs_stages", default=None)
 
 
 class ELFSSelector(BaseSelector):
@@ -115,7 +127,10 @@ class ELFSSelector(BaseSelector):
     random_state : int, RandomState instance or None, default=0
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0
-        Print stages and show progress bars on stderr.
+        Report on stderr: each stage by name as it starts and ends (pseudo-labels,
+        proxy training dynamics, choosing beta, pruning and sampling), with progress
+        inside it (k-means restarts or passes, epochs, beta candidates): a bar when
+        stderr is a terminal, a few plain lines otherwise.
     memory : str, joblib.Memory or None, default=None
         Cache for the expensive stages (pseudo-labels and difficulty scores), as
         ``memory`` in :class:`sklearn.pipeline.Pipeline`: a directory path or a
@@ -220,8 +235,9 @@ class ELFSSelector(BaseSelector):
             clusterer = CLUSTERERS[self.clusterer](
                 n_clusters=n_clusters, device=self.device, random_state=seeds[0]
             )
+            clusterer.set_params(verbose=self.verbose)
             if self.clusterer == "temi":  # the deep clusterer also trains with these
-                clusterer.set_params(n_jobs=self.n_jobs, verbose=self.verbose)
+                clusterer.set_params(n_jobs=self.n_jobs)
         else:
             clusterer = _clone_component(self.clusterer, seeds[0])
 
@@ -259,24 +275,28 @@ class ELFSSelector(BaseSelector):
         Z = X
         if self.feature_extractor is not None:
             Z = clone(self.feature_extractor).fit_transform(X)
-        stages = progress(3, "ELFS", self.verbose)
+        coverage = getattr(pruner, "sampling", None) == "coverage"
+        stages = Stages("ELFS", 3 + (wanted_beta == "auto") + coverage, self.verbose)
+        stages.start("pseudo-labels", _describe_clusterer(clusterer, Z.shape[0]))
+        token = _STAGES.set(stages)
         try:
             clusterer, scorer, labels, scores = memory.cache(_fit_stages)(clusterer, scorer, Z)
-            if scorer is None:
-                # e.g. all rows identical: no structure, so no training dynamics.
-                warnings.warn(
-                    "all rows fell into one pseudo-label cluster (are the rows identical?); "
-                    "difficulty is undefined, so the selection is uniform at random.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            stages.update(2)  # pseudo-labels and difficulty (one cached call)
-            idx, beta, auto_scores = self._prune(
-                Z, labels, scores, n_select, pruner, wanted_beta, rng
-            )
-            stages.update()
         finally:
-            stages.close()
+            _STAGES.reset(token)
+        if stages.index == 1:  # _fit_stages did not run: the memory cache answered
+            stages.start("proxy training dynamics", "loaded from the memory cache")
+        if scorer is None:
+            # e.g. all rows identical: no structure, so no training dynamics.
+            warnings.warn(
+                "all rows fell into one pseudo-label cluster (are the rows identical?); "
+                "difficulty is undefined, so the selection is uniform at random.",
+                UserWarning,
+                stacklevel=3,
+            )
+        idx, beta, auto_scores = self._prune(
+            Z, labels, scores, n_select, pruner, wanted_beta, rng, stages=stages
+        )
+        stages.finish()
         return {
             "sample_indices_": idx,
             "scores_": scores,
@@ -289,17 +309,21 @@ class ELFSSelector(BaseSelector):
             "pruner_": pruner,
         }
 
-    def _prune(self, Z, labels, scores, n_select, pruner, wanted_beta, rng):
+    def _prune(self, Z, labels, scores, n_select, pruner, wanted_beta, rng, stages=None):
         """The budget-dependent step: the beta search (if "auto"), then the pruner.
 
         Returns ``(indices, beta, auto_beta_scores)``. Split out of ``_select`` so that a
-        benchmark can replay it on stored pseudo-labels and scores.
+        benchmark can replay it on stored pseudo-labels and scores. ``stages`` reports
+        the stages (silent when None).
         """
+        stages = stages if stages is not None else Stages("ELFS", 0, 0)
         similarity = None
         if getattr(pruner, "sampling", None) == "coverage":
+            k = min(COVERAGE_NEIGHBORS, Z.shape[0] - 1)
+            stages.start("kNN graph", f"{k} neighbours per row, for coverage sampling")
             distances, indices = kneighbors(
                 Z,
-                min(COVERAGE_NEIGHBORS, Z.shape[0] - 1),
+                k,
                 device=self.device,
                 random_state=draw_seed(rng),
                 verbose=self.verbose,
@@ -309,6 +333,17 @@ class ELFSSelector(BaseSelector):
             )
         auto_scores = {}
         if wanted_beta == "auto":
+            subset = (
+                f" on a random {AUTO_BETA_MAX_ROWS}-row subset"
+                if Z.shape[0] > AUTO_BETA_MAX_ROWS
+                else ""
+            )
+            stages.start(
+                "choosing beta",
+                f"a label-free search over beta in {', '.join(map(str, AUTO_BETAS))}{subset}: "
+                f"a probe trained on each candidate's selection, scored on held-out "
+                f"pseudo-labels",
+            )
             beta, auto_scores = _auto_beta(
                 Z,
                 labels,
@@ -318,9 +353,14 @@ class ELFSSelector(BaseSelector):
                 rng,
                 device=resolve_device(self.device),
                 similarity=similarity,
+                verbose=self.verbose,
             )
         else:
             beta = wanted_beta
+        stages.start(
+            "pruning and sampling",
+            f"beta={float(beta):g}, sampling={getattr(pruner, 'sampling', '?')}, {n_select} rows",
+        )
         idx = pruner.select(scores, n_select, groups=labels, beta=beta, similarity=similarity)
         return idx, float(beta), auto_scores
 
@@ -332,10 +372,39 @@ def _fit_stages(clusterer, scorer, Z):
     (and the scores all zero) when every row fell into one cluster.
     """
     labels = np.asarray(clusterer.fit(Z).labels_)
-    if np.unique(labels).size < 2:
+    stages = _STAGES.get()
+    n_labels = np.unique(labels).size
+    if n_labels < 2:
+        if stages is not None:
+            stages.start("proxy training dynamics", "skipped: a single pseudo-label cluster")
         return clusterer, None, labels, np.zeros(Z.shape[0])
+    if stages is not None:
+        stages.start("proxy training dynamics", _describe_scorer(scorer, n_labels))
     scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
     return clusterer, scorer, labels, scores
+
+
+def _describe_clusterer(clusterer, n_samples):
+    """The pseudo-label stage in words, e.g. "k-means, K=50 clusters of 2000 rows"."""
+    k = clusterer.get_params().get("n_clusters", None)
+    clusters = f"K={k} clusters" if k is not None else "K estimated from the data"
+    kind = {"KMeansClusterer": "k-means", "DeepClusterer": "TEMI deep clustering"}.get(
+        type(clusterer).__name__, type(clusterer).__name__
+    )
+    return f"{kind}, {clusters} of {n_samples} rows"
+
+
+def _describe_scorer(scorer, n_labels):
+    """The difficulty stage in words, e.g. "aum from a linear head, 20 epochs, ..."."""
+    params = scorer.get_params()
+    if "difficulty" not in params or "epochs" not in params:
+        return f"{type(scorer).__name__} on {n_labels} pseudo-labels"
+    hidden = params.get("hidden_layer_size")
+    head = "a linear head" if hidden is None else f"a head with {hidden} hidden units"
+    return (
+        f"{params['difficulty']} from {head} trained {params['epochs']} epochs "
+        f"to predict {n_labels} pseudo-labels"
+    )
 
 
 def _check_component(component, name, method, shortcuts=None):
@@ -377,6 +446,7 @@ def _auto_beta(
     max_holdout=5000,
     max_rows=AUTO_BETA_MAX_ROWS,
     similarity=None,
+    verbose=0,
 ):
     """Pick beta label-free: probe accuracy on held-out *pseudo*-labels per candidate.
 
@@ -387,7 +457,8 @@ def _auto_beta(
     pseudo-labels, and its accuracy on the held-out rows' pseudo-labels is the
     candidate's score. Only the held-out rows and one selection at a time are read
     from ``X``, never the whole pool. ``similarity`` (for ``sampling="coverage"``) is
-    restricted to the rows each candidate selects from.
+    restricted to the rows each candidate selects from. ``verbose`` shows progress over
+    the candidates.
     """
     n = X.shape[0]
     # Below the cap no random draw is added, so results there match the uncapped search.
@@ -398,19 +469,30 @@ def _auto_beta(
     n_sub = max(1, int(round(n_select * rest.size / n)))
     X_val = np.asarray(X[val])
     sub_similarity = None if similarity is None else similarity[rest][:, rest]
+    # Only the candidates feasible at this budget are tried.
+    candidates = [
+        beta
+        for beta in AUTO_BETAS
+        if n_sub <= rest.size - floor_count(beta, rest.size)
+        and n_select <= n - floor_count(beta, n)
+    ]
     results = {}
-    for beta in AUTO_BETAS:
-        kept = rest.size - floor_count(beta, rest.size)
-        if n_sub > kept or n_select > n - floor_count(beta, n):
-            continue  # infeasible at this budget: only feasible candidates are tried
-        pick = rest[
-            pruner.select(
-                scores[rest], n_sub, groups=labels[rest], beta=beta, similarity=sub_similarity
+    bar = progress(len(candidates), "choosing beta", verbose)
+    try:
+        for beta in candidates:
+            pick = rest[
+                pruner.select(
+                    scores[rest], n_sub, groups=labels[rest], beta=beta, similarity=sub_similarity
+                )
+            ]
+            results[beta] = probe_accuracy(
+                np.asarray(X[pick]), labels[pick], X_val, labels[val], device=device
             )
-        ]
-        results[beta] = probe_accuracy(
-            np.asarray(X[pick]), labels[pick], X_val, labels[val], device=device
-        )
+            best = max(results, key=lambda b: (results[b], -b))
+            bar.set_postfix(beta=beta, accuracy=results[beta], best=best)
+            bar.update()
+    finally:
+        bar.close()
     if not results:
         return 0.0, results
     best = max(results.values())

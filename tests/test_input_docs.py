@@ -154,6 +154,8 @@ def _build(case, d):
     if case == "output-is-directory":
         (d / "sub").mkdir()
         return [_npy(d, "X.npy", POOL)], ["-o", str(d / "sub")]
+    if case == "format-contradicts-name":
+        return [_npy(d, "X.npy", POOL)], ["--format", "jsonl", "-o", str(d / "out.csv")]
     raise KeyError(case)
 
 

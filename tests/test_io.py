@@ -166,3 +166,44 @@ def test_in_range_scales_select_without_false_identical_rows_warning(pool32, sca
     reference = KCenterGreedySelector(budget=20).fit(pool32)
     overlap = np.intersect1d(scaled.sample_indices_, reference.sample_indices_).size
     assert overlap >= 18
+
+
+def test_return_columns_gives_the_other_columns_of_a_table(tmp_path):
+    rng = np.random.RandomState(0)
+    numeric = pd.DataFrame(
+        {
+            "doc_id": [f"d{i}" for i in range(6)],
+            "text": [f"text {i}" for i in range(6)],
+            "x": rng.rand(6),
+            "note": ["", "see row 2", "", "", "", ""],  # text with blanks
+            "y": rng.rand(6),
+            "url": [f"https://example.org/{i}.jpg" for i in range(6)],
+        }
+    )
+    numeric.to_csv(tmp_path / "numeric.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # text columns left out of the features
+        X, ids, name, columns = read_pool(
+            tmp_path / "numeric.csv", id_column="doc_id", return_columns=True
+        )
+    assert X.shape == (6, 2) and name == "doc_id"
+    assert list(columns.columns) == ["text", "note", "url"]
+    assert columns["url"].tolist() == numeric["url"].tolist()
+    # with a list column as the embeddings, every other column is carried, numbers included
+    lists = pd.DataFrame(
+        {
+            "label": [0, 1, 0],
+            "emb": ["[1, 2]", "[3, 4]", "[5, 6]"],
+            "caption": ["a", "b", "c"],
+        }
+    )
+    lists.to_csv(tmp_path / "lists.csv", index=False)
+    for key in (None, "emb"):
+        X, ids, name, columns = read_pool(tmp_path / "lists.csv", key=key, return_columns=True)
+        assert X.shape == (3, 2) and name == "index"
+        assert list(columns.columns) == ["label", "caption"]
+        assert columns["label"].tolist() == [0, 1, 0]
+    # arrays have no other columns; the three-value form is unchanged
+    np.save(tmp_path / "X.npy", rng.rand(4, 3))
+    assert read_pool(tmp_path / "X.npy", return_columns=True)[3] is None
+    assert len(read_pool(tmp_path / "X.npy")) == 3

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._utils import rows_to_device
+from .._utils import progress, rows_to_device
 
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
 # (sum of squared distances to the nearest centre) by less than this fraction.
@@ -15,20 +15,30 @@ _STREAM_TOL = 1e-3
 _ASSIGN_BLOCK = 4096
 
 
-def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size):
+def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size, verbose=0):
     """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
     rng = np.random.RandomState(seed)
     n = X.shape[0]
     sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
     S = rows_to_device(X, sample, device)
     best = None
-    for _ in range(n_init):
-        centers = _kmeans_plus_plus(S, k, rng)
-        centers, _, inertia, _ = _lloyd_passes([S], centers, max_iter)
-        if best is None or inertia < best[1]:
-            best = (centers, inertia)
+    bar = progress(n_init, f"k-means K={k}, restarts on {sample.size} rows", verbose)
+    try:
+        for _ in range(n_init):
+            centers = _kmeans_plus_plus(S, k, rng)
+            centers, _, inertia, _ = _lloyd_passes([S], centers, max_iter)
+            if best is None or inertia < best[1]:
+                best = (centers, inertia)
+            bar.set_postfix(inertia=best[1])
+            bar.update()
+    finally:
+        bar.close()
     blocks = _device_blocks(X, device)
-    centers, labels, _, n_iter = _lloyd_passes(blocks, best[0], max_iter)
+    bar = progress(None, f"k-means K={k}, passes over {n} rows", verbose)
+    try:
+        centers, labels, _, n_iter = _lloyd_passes(blocks, best[0], max_iter, bar)
+    finally:
+        bar.close()
     return centers.cpu().numpy(), labels, n_iter
 
 
@@ -77,13 +87,14 @@ def _kmeans_plus_plus(S, k, rng):
     return torch.stack(centers)
 
 
-def _lloyd_passes(blocks, centers, max_iter, reduce=None):
+def _lloyd_passes(blocks, centers, max_iter, bar=None, reduce=None):
     """Assign / update until a pass lowers the inertia by less than ``_STREAM_TOL``.
 
     Returns the centres the final labels were assigned to, those labels (numpy), the
-    inertia and the number of passes. ``reduce(sums, counts, total)``, if given, sums
-    the per-cluster sums, counts and the inertia in place over the workers that hold the
-    other rows (``skelfs.distributed``), so that every worker takes the same step.
+    inertia and the number of passes. ``bar``, a progress reporter, is advanced per pass.
+    ``reduce(sums, counts, total)``, if given, sums the per-cluster sums, counts and the
+    inertia in place over the workers that hold the other rows (``skelfs.distributed``),
+    so that every worker takes the same step.
     """
     import torch
 
@@ -106,11 +117,20 @@ def _lloyd_passes(blocks, centers, max_iter, reduce=None):
         previous, inertia = inertia, float(total)
         labels = torch.cat(parts)
         converged = previous < math.inf and previous - inertia <= _STREAM_TOL * previous
+        if bar is not None:
+            if previous < math.inf:
+                bar.set_postfix(inertia_change=_relative_change(previous, inertia))
+            bar.update()
         if converged or n_iter == max_iter:
             break
         filled = counts > 0
         centers = torch.where(filled[:, None], sums / counts.clamp_min(1.0)[:, None], centers)
     return centers, labels.cpu().numpy(), inertia, n_iter
+
+
+def _relative_change(previous, inertia):
+    """The inertia's change over a pass, for progress reports: "-0.21%"."""
+    return f"{(inertia - previous) / previous:+.2%}" if previous > 0 else "0"
 
 
 def _assign_blocks(X, centers):

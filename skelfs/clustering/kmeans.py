@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -15,11 +16,13 @@ from .._utils import (
     atomic_fit,
     check_n_clusters,
     draw_seed,
+    progress,
     reject_sparse,
     resolve_device,
 )
 from .._validation import (
     Check,
+    Flag,
     Int,
     Options,
     Seed,
@@ -27,7 +30,7 @@ from .._validation import (
     check_device,
     check_n_clusters_param,
 )
-from ._kernels import _STREAM_TOL, _assign_blocks, _fit_torch_lloyd
+from ._kernels import _STREAM_TOL, _assign_blocks, _fit_torch_lloyd, _relative_change
 from .estimate import estimate_n_clusters
 
 # Above this many rows Lloyd k-means gets slow on a laptop; mini-batch k-means takes over.
@@ -90,6 +93,11 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         scikit-learn paths run unless ``algorithm="torch"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batches.
+    verbose : int, default=0
+        Show progress on stderr: over the restarts (Lloyd path) and over the passes
+        over the data (streamed and torch paths), with the inertia. The restarts run one
+        at a time with the same draws as a single ``KMeans(n_init=...)``, so the clusters
+        do not depend on ``verbose``.
 
     Attributes
     ----------
@@ -124,6 +132,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         "batch_size": Int(1),
         "device": Check(check_device),
         "random_state": Seed(),
+        "verbose": Flag(),
     }
 
     def __init__(
@@ -135,6 +144,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         batch_size=4096,
         device="auto",
         random_state=None,
+        verbose=0,
     ):
         self.n_clusters = n_clusters
         self.algorithm = algorithm
@@ -143,6 +153,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     @atomic_fit
     def fit(self, X, y=None):
@@ -189,15 +200,23 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                 n_init=self.n_init,
                 max_iter=self.max_iter,
                 sample_size=3 * max(self.batch_size, k),
+                verbose=self.verbose,
             )
         elif algorithm == "minibatch":
             centers, labels, n_iter = self._fit_streamed(X, k, seed)
         else:
             if X.dtype == np.float16:  # sklearn needs float32; at most 50k rows under "auto"
                 X = X.astype(np.float32)
-            km = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, random_state=seed)
-            labels = km.fit_predict(X)
-            centers, n_iter = km.cluster_centers_, km.n_iter_
+            km = _lloyd_restarts(
+                X,
+                k,
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                seed=seed,
+                verbose=self.verbose,
+                desc=f"k-means K={k}, restarts",
+            )
+            labels, centers, n_iter = km.labels_, km.cluster_centers_, km.n_iter_
         # Renumber so that ids are 0..K'-1 even if a cluster ended empty.
         used, labels = np.unique(labels, return_inverse=True)
         self.labels_ = labels.astype(np.intp)
@@ -230,15 +249,57 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         )
         labels, inertia = _assign_blocks(X, centers)
         n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):
-            order = rng.permutation(n)
-            for start in range(0, n, batch):
-                # Sorted rows read a memory map front to back; the batch stays random.
-                rows = np.sort(order[start : start + batch])
-                mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
-            centers = mbk.cluster_centers_
-            previous = inertia
-            labels, inertia = _assign_blocks(X, centers)
-            if previous - inertia <= _STREAM_TOL * previous:
-                break
+        bar = progress(None, f"k-means K={k}, passes over {n} rows", self.verbose)
+        try:
+            for n_iter in range(1, self.max_iter + 1):
+                order = rng.permutation(n)
+                for start in range(0, n, batch):
+                    # Sorted rows read a memory map front to back; the batch stays random.
+                    rows = np.sort(order[start : start + batch])
+                    mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
+                centers = mbk.cluster_centers_
+                previous = inertia
+                labels, inertia = _assign_blocks(X, centers)
+                bar.set_postfix(inertia_change=_relative_change(previous, inertia))
+                bar.update()
+                if previous - inertia <= _STREAM_TOL * previous:
+                    break
+        finally:
+            bar.close()
         return centers, labels, n_iter
+
+
+def _lloyd_restarts(X, k, *, n_init, max_iter, seed, verbose, desc):
+    """scikit-learn's ``KMeans(k, n_init=n_init, random_state=seed)``, one restart at a time.
+
+    Each restart is a ``KMeans(n_init=1)`` drawing from one shared RandomState, and the best
+    is kept by scikit-learn's own rule (a lower inertia and a different clustering), so the
+    fitted result is the one ``KMeans(n_init=n_init)`` gives; in between, the progress
+    reporter can say how far the restarts are. Warnings (e.g. fewer distinct clusters than
+    ``k``) are those of the kept restart.
+    """
+    rng = np.random.RandomState(seed)
+    bar = progress(n_init, desc, verbose)
+    best, best_warnings = None, []
+    try:
+        for _ in range(n_init):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                km = KMeans(k, n_init=1, max_iter=max_iter, random_state=rng).fit(X)
+            if best is None or (
+                km.inertia_ < best.inertia_ and not _same_clustering(km.labels_, best.labels_)
+            ):
+                best, best_warnings = km, caught
+            bar.set_postfix(inertia=best.inertia_, iterations=km.n_iter_)
+            bar.update()
+    finally:
+        bar.close()
+    for w in best_warnings:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return best
+
+
+def _same_clustering(a, b):
+    """Whether every label of ``a`` maps to a single label of ``b`` (scikit-learn's test)."""
+    pairs = np.unique(np.stack([a, b]), axis=1)
+    return np.unique(pairs[0]).size == pairs.shape[1]
