@@ -26,6 +26,8 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document this checkout's skelfs, not an installed copy
 
+from sphinx.ext.autodoc.mock import mock  # noqa: E402
+
 import skelfs  # noqa: E402
 from skelfs.registry import SELECTORS  # noqa: E402
 
@@ -98,9 +100,28 @@ API_MODULES = {
 }
 
 
+#: Packages mocked when autodoc imports a module: a module of ``API_MODULES`` that needs an
+#: optional package the docs build lacks (an integration) is documented with it mocked.
+#: Filled in by ``import_documented``; nothing needs listing by hand.
+autodoc_mock_imports = []
+
+
+def import_documented(module_name):
+    """Import a module of ``API_MODULES``, mocking the optional packages that are missing."""
+    while True:
+        try:
+            with mock(autodoc_mock_imports):
+                return importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if not missing or missing == "skelfs" or missing in autodoc_mock_imports:
+                raise
+            autodoc_mock_imports.append(missing)
+
+
 def module_members(module_name):
     """Public functions and classes of a module, minus those ``skelfs`` exports itself."""
-    module = importlib.import_module(module_name)
+    module = import_documented(module_name)
     exported = {id(getattr(skelfs, n)) for n in skelfs.__all__}
     if hasattr(module, "__all__"):
         names = list(module.__all__)
@@ -201,8 +222,17 @@ def skip_foreign_members(app, what, name, obj, skip, options):
     return skip
 
 
+def signature_past_mocks(app, what, name, obj, options, signature, return_annotation):
+    """A class whose base is mocked shows its own ``__init__`` signature, not the mock's."""
+    if what == "class" and any(hasattr(base, "__sphinx_mock__") for base in obj.__mro__[1:]):
+        parameters = list(inspect.signature(obj.__init__).parameters.values())[1:]
+        return str(inspect.Signature(parameters)), return_annotation
+    return None
+
+
 def setup(app):
     app.connect("autodoc-skip-member", skip_foreign_members)
+    app.connect("autodoc-process-signature", signature_past_mocks)
 
 
 # -- Examples gallery -----------------------------------------------------------------------
