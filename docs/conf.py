@@ -171,7 +171,7 @@ def _registry_table():
 
 
 def api_page():
-    """The text of ``docs/api.rst``."""
+    """The text of ``docs/api.rst``, and the full names it documents."""
     names = list(skelfs.__all__)
     listed = [n for _, group in API_GROUPS for n in group]
     stale = sorted(set(listed) - set(names))
@@ -197,12 +197,15 @@ def api_page():
         if title == "Selectors":
             out += _registry_table()
         out += _autosummary(group)
+    documented = [f"skelfs.{n}" for n in names]
     for module_name, data in API_MODULES.items():
+        members = module_members(module_name) + list(data)
         out += _heading(f"``{module_name}``", "-")
         out += [f".. automodule:: {module_name}", "   :no-members:", ""]
         out += [f".. currentmodule:: {module_name}", ""]
-        out += _autosummary(module_members(module_name) + list(data))
-    return "\n".join(out).rstrip() + "\n"
+        out += _autosummary(members)
+        documented += [f"{module_name}.{n}" for n in members]
+    return "\n".join(out).rstrip() + "\n", documented
 
 
 def _write_if_changed(path, text):
@@ -210,7 +213,12 @@ def _write_if_changed(path, text):
         path.write_text(text)
 
 
-_write_if_changed(DOCS / "api.rst", api_page())
+_api_text, _documented = api_page()
+_write_if_changed(DOCS / "api.rst", _api_text)
+# autosummary leaves the page of a name that is no longer documented; Sphinx would warn.
+for _stub in (DOCS / "generated").glob("*.rst"):
+    if _stub.stem not in _documented:
+        _stub.unlink()
 
 
 def skip_foreign_members(app, what, name, obj, skip, options):
