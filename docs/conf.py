@@ -263,6 +263,12 @@ def _runnable_examples():
     return re.escape(os.sep) + "(" + "|".join(re.escape(n) for n in run) + ")$"
 
 
+# sphinx-gallery leaves the page of a removed or renamed example; Sphinx would warn.
+_kept = {p.stem for p in (ROOT / "examples").glob("*.py")} | {"index", "sg_execution_times"}
+for _page in (DOCS / "auto_examples").glob("*.rst"):
+    if _page.stem not in _kept:
+        _page.unlink()
+
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
