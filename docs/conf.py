@@ -48,7 +48,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**/*.ipynb", "auto_examples/*.md5", "auto_examples/*.zip"]
+exclude_patterns = ["_build"]
 # Nothing is fetched at build time: no intersphinx, no remote images. MathJax is loaded by the
 # reader's browser.
 
@@ -187,7 +187,7 @@ def api_page():
         "",
         *_heading("API reference", "="),
         f"skelfs {skelfs.__version__}: every name of ``skelfs.__all__``, then the public "
-        "functions of the modules below, from their docstrings.",
+        "functions and classes of the modules below, from their docstrings.",
         "",
         ".. currentmodule:: skelfs",
         "",
