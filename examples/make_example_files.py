@@ -1,16 +1,21 @@
-"""Write the bundled example pool (scikit-learn's digits) in every format the CLI reads.
+"""
+The example pool in every file format the CLI reads
+===================================================
 
-Run:  python examples/make_example_files.py [OUTDIR]     (default: skelfs_example/)
+Write the bundled example pool (scikit-learn's digits) in every format ``skelfs select``
+reads (not run by the documentation build: it writes files).
+
+Run:  ``python examples/make_example_files.py [OUTDIR]``  (default: ``skelfs_example/``)
 
 Writes, for the 1,257-row pool of ``skelfs.datasets.load_example()`` (64 features):
 
-* ``digits.npy``      the 2-D float32 array;
-* ``digits.npz``      arrays ``X`` (embeddings), ``ids`` and ``y`` (the labels, which a
-                      selector never reads; they are there to score the selection);
-* ``digits.csv``      an ``id`` column and 64 numeric columns ``px0`` .. ``px63``;
-* ``digits_list.csv`` an ``id`` column and one ``embedding`` column of "[...]" lists;
-* ``digits.parquet``  ``id`` and a list-valued ``embedding`` column (needs pyarrow; skipped
-                      with a message otherwise).
+* ``digits.npy``: the 2-D float32 array;
+* ``digits.npz``: arrays ``X`` (embeddings), ``ids`` and ``y`` (the labels, which a
+  selector never reads; they are there to score the selection);
+* ``digits.csv``: an ``id`` column and 64 numeric columns ``px0`` .. ``px63``;
+* ``digits_list.csv``: an ``id`` column and one ``embedding`` column of "[...]" lists;
+* ``digits.parquet``: ``id`` and a list-valued ``embedding`` column (needs pyarrow; skipped
+  with a message otherwise).
 """
 
 import sys

@@ -1,6 +1,12 @@
-"""Quickstart: choose 10% of the digits pool to label with ELFS, compare with random.
+"""
+Quickstart: ELFS against random on the digits pool
+==================================================
 
-Run:  python examples/quickstart.py
+Choose 10% of the digits pool to label with ELFS, without looking at any label, then
+compare a classifier trained on those rows with one trained on a random selection of the
+same size (three seeds).
+
+Run:  ``python examples/quickstart.py``
 """
 
 import numpy as np

@@ -48,7 +48,7 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
 
     Attributes
     ----------
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
         Sorted indices of the selected rows.
     n_selected_ : int
         Number of selected rows.
@@ -163,7 +163,7 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
 
         Returns
         -------
-        X_selected : array-like of shape (n_selected_, n_features)
+        X_selected : array-like of shape ``(n_selected_, n_features)``
             Its selected rows, in ``sample_indices_`` order, in the container type of ``X``.
         """
         check_is_fitted(self, "sample_indices_")
@@ -193,7 +193,7 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
 
         Returns
         -------
-        X_selected : array-like of shape (n_selected_, n_features)
+        X_selected : array-like of shape ``(n_selected_, n_features)``
             The selected rows, as :meth:`transform` returns them.
         """
         return self.fit(X, y).transform(X)

@@ -602,6 +602,17 @@ def looks_like_id(values, name):
     True when the name is one of the usual id names (``id``, ``index``, ``user_id``,
     ``Unnamed: 0``, ...), or the values are unique, strictly increasing integers (at least
     ten of them), as a row number or a database key is.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_rows,)
+        The column's values.
+    name : str
+        The column's name.
+
+    Returns
+    -------
+    bool
     """
     name = str(name)
     if _ID_NAME.search(name) or _CAMEL_ID.search(name):
@@ -627,7 +638,9 @@ def frame_to_matrix(frame, *, text="error", source="X", decimal_hint=False):
     Parameters
     ----------
     frame : pandas.DataFrame
+        The table, one row per sample.
     text : {"error", "ignore"}, default="error"
+        What a column of text only gets: an error, or left out with a warning.
     source : str, default="X"
         How messages name the table.
     decimal_hint : bool, default=False

@@ -143,7 +143,7 @@ class ELFSSelector(BaseSelector):
 
     Attributes
     ----------
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
         Sorted indices of the selected rows.
     n_selected_ : int
     scores_ : ndarray of shape (n_samples,)

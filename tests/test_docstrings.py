@@ -1,8 +1,9 @@
 """The public API's docstrings pass numpydoc's validation (the checks in ``CHECKS``).
 
 Public = every name in ``skelfs.__all__``, the public functions of the documented modules
-(those docs/build_api.py renders), and the public methods and properties that skelfs
-defines on the exported classes (inherited scikit-learn methods are sklearn's business).
+(those of ``API_MODULES`` in docs/conf.py, whose API reference renders them), and the public
+methods and properties that skelfs defines on the exported classes (inherited scikit-learn
+methods are sklearn's business).
 """
 
 import importlib
@@ -22,7 +23,7 @@ import skelfs  # noqa: E402
 #: See Also / Examples everywhere (SA01, EX01), which would add noise, not information.
 CHECKS = {"GL08", "PR01", "PR02", "PR07", "RT01", "SS01"}
 
-MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.cli", "skelfs.registry"]
+MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.io", "skelfs.cli", "skelfs.registry"]
 
 
 def public_objects():

@@ -74,7 +74,7 @@ class D2Selector(KNNGraphSelector):
 
     Attributes
     ----------
-    ranking_ : ndarray of shape (n_selected_,)
+    ranking_ : ndarray of shape ``(n_selected_,)``
         The picks in the order they were made.
     scores_ : ndarray of shape (n_samples,)
         Initial difficulty ``s``.
@@ -82,7 +82,7 @@ class D2Selector(KNNGraphSelector):
         Scores after forward message passing, ``s'`` before any pick.
     labels_ : ndarray of shape (n_samples,) or None
         k-means clusters for ``scores="prototypicality"``, else None.
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

@@ -48,13 +48,13 @@ class FacilityLocationSelector(KNNGraphSelector):
 
     Attributes
     ----------
-    ranking_ : ndarray of shape (n_selected_,)
+    ranking_ : ndarray of shape ``(n_selected_,)``
         The picks in the order they were made.
-    gains_ : ndarray of shape (n_selected_,)
+    gains_ : ndarray of shape ``(n_selected_,)``
         Marginal gain of each pick (non-increasing).
     objective_ : float
         ``F`` of the selected set (between 0 and ``n_samples``).
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

@@ -36,11 +36,11 @@ class KCenterGreedySelector(BaseSelector):
 
     Attributes
     ----------
-    ranking_ : ndarray of shape (n_selected_,)
+    ranking_ : ndarray of shape ``(n_selected_,)``
         The picks in the order they were made.
     min_distances_ : ndarray of shape (n_samples,)
         Euclidean distance of every row to its nearest selected row.
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

@@ -90,7 +90,7 @@ class ProbCoverSelector(KNNGraphSelector):
 
     Attributes
     ----------
-    ranking_ : ndarray of shape (n_selected_,)
+    ranking_ : ndarray of shape ``(n_selected_,)``
         The picks in order: the first ``n_greedy_`` by coverage, the rest random fill.
     n_greedy_ : int
         Picks made by greedy coverage (before every row was covered).
@@ -102,7 +102,7 @@ class ProbCoverSelector(KNNGraphSelector):
         Fraction of rows inside the ball of a selected row.
     labels_ : ndarray of shape (n_samples,) or None
         k-means clusters used for the purity (None when ``delta`` is given).
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

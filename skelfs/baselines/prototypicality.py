@@ -52,7 +52,7 @@ class PrototypicalitySelector(BaseSelector):
         All rows, in the order this method prefers them (ties broken at random).
     labels_ : ndarray of shape (n_samples,)
         k-means cluster of each row.
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

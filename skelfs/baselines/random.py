@@ -19,7 +19,7 @@ class RandomSelector(BaseSelector):
 
     Attributes
     ----------
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
         Sorted indices of the selected rows.
     n_selected_, n_samples_fit_, n_features_in_ : int
 

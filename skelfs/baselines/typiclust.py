@@ -80,7 +80,7 @@ class TypiClustSelector(KNNGraphSelector):
 
     Attributes
     ----------
-    ranking_ : ndarray of shape (n_selected_,)
+    ranking_ : ndarray of shape ``(n_selected_,)``
         The picks in the order they were made.
     typicality_ : ndarray of shape (n_samples,)
         Typicality of every row inside its own cluster (higher = denser).
@@ -88,7 +88,7 @@ class TypiClustSelector(KNNGraphSelector):
         k-means cluster of each row.
     n_clusters_ : int
         Number of (non-empty) k-means clusters.
-    sample_indices_ : ndarray of shape (n_selected_,)
+    sample_indices_ : ndarray of shape ``(n_selected_,)``
 
     Examples
     --------

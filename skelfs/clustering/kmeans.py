@@ -104,7 +104,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     labels_ : ndarray of shape (n_samples,)
         Cluster id of every row, in ``0 .. n_clusters_ - 1``.
     n_clusters_ : int
-    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+    cluster_centers_ : ndarray of shape ``(n_clusters_, n_features)``
     n_iter_ : int
         Iterations run by the final Lloyd k-means, or passes over the data on the
         streamed mini-batch and torch paths.

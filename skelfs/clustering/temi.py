@@ -191,7 +191,7 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         Index of the teacher head whose labels were kept.
     head_losses_ : ndarray of shape (n_heads,)
         Mean training loss of each head over the last epoch.
-    loss_curve_ : ndarray of shape (n_epochs_, n_heads)
+    loss_curve_ : ndarray of shape ``(n_epochs_, n_heads)``
         Mean loss per epoch and head.
     n_epochs_ : int
     n_features_in_ : int
