@@ -97,6 +97,8 @@ API_MODULES = {
     "skelfs.io": [],
     "skelfs.registry": ["SELECTORS", "DEFAULT_METHOD"],
     "skelfs.cli": [],
+    "skelfs.distributed": [],
+    "skelfs.distributed.shards": [],
 }
 
 

@@ -300,6 +300,28 @@ def build_parser():
         metavar="FILE",
         help="output file of the selected rows: to_label.csv, to_label.jsonl, tasks.json",
     )
+    cluster = select.add_argument_group("engine (ELFS beyond one machine, docs/distributed.md)")
+    cluster.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: ELFS over row shards on a Ray cluster, "
+        "DATA then a glob of .npy / .parquet shards such as 'shards/*.npy' (ids: global "
+        "row positions in sorted path order, or --id-column)",
+    )
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="--engine ray: Ray Train workers, each reading whole shards (default: 2)",
+    )
+    cluster.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="--engine ray: an existing Ray cluster to join, e.g. auto or ray://host:10001 "
+        "(default: start a local one)",
+    )
     select.add_argument(
         "--format",
         choices=FORMATS,
@@ -869,6 +891,8 @@ def _report(args, summary, human):
 def _cmd_select(args):
     out = _check_output_file(args.output, args.data)
     fmt = output_format(args)
+    if args.engine == "ray":
+        return _cmd_select_on_ray(args, out, fmt)
     X, ids, id_name, columns = _load(args)
     selector, seconds = _fit(args, X)
     data, ours = _output_table(
@@ -882,6 +906,68 @@ def _cmd_select(args):
         summary,
         f"selected {selector.n_selected_} of {X.shape[0]} rows "
         f"({_method_words(args)}, {seconds:.1f} s) -> {out}{what}" + _selection_words(selector),
+    )
+
+
+def _cmd_select_on_ray(args, out, fmt):
+    """``--engine ray``: ELFS over the shards in ``DATA`` (skelfs.distributed.select)."""
+    import pandas as pd
+
+    from .distributed import select
+
+    if args.method_is_default:
+        args.method = "elfs"  # the method that runs over shards
+    elif args.method != "elfs":
+        raise CLIError(
+            f"--engine ray runs ELFS only (--method elfs), not --method {args.method}; "
+            f"drop --method, or use --engine local for {args.method}."
+        )
+    if args.workers < 1:
+        raise CLIError(f"--workers {args.workers}: give a number of workers >= 1.")
+    ignored = [o for o in ("sep", "decimal", "clusterer", "n_jobs") if getattr(args, o, None)]
+    if ignored:
+        raise CLIError(
+            f"--{ignored[0].replace('_', '-')} is not available with --engine ray "
+            f"(shards are .npy or .parquet, pseudo-labels come from k-means)."
+        )
+    device = args.device or "cpu"
+    start = time.perf_counter()
+    try:
+        ids = select(
+            args.data,
+            budget=args.budget,
+            num_workers=args.workers,
+            use_gpu=device.startswith("cuda"),
+            address=args.address,
+            key=args.key,
+            id_column=args.id_column,
+            beta="auto" if args.beta is None else args.beta,
+            n_clusters=args.n_clusters,
+            random_state=args.random_state,
+            verbose=args.verbose,
+        )
+    except (ValueError, TypeError, ImportError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from None
+    seconds = time.perf_counter() - start
+    id_name = args.id_column or "index"
+    data = pd.DataFrame({id_name: ids})
+    _write_table(fmt, out, data, pd.DataFrame(index=data.index))
+    summary = {
+        "command": "select",
+        "method": "elfs",
+        "engine": "ray",
+        "workers": args.workers,
+        "input": str(args.data),
+        "budget": args.budget,
+        "n_selected": int(len(ids)),
+        "seconds": round(seconds, 3),
+        "output": str(out),
+        "format": fmt,
+    }
+    _report(
+        args,
+        summary,
+        f"selected {len(ids)} rows (ELFS on Ray, {args.workers} workers, {seconds:.1f} s) -> {out}",
     )
 
 

@@ -1,6 +1,7 @@
 """ELFS over row shards (skelfs.distributed): the collectives' arithmetic in one process,
 then two real gloo workers (torch.multiprocessing) on 20k rows in 4 shards."""
 
+import json
 import os
 import sys
 
@@ -205,3 +206,49 @@ def test_two_workers_pruning_is_exact_per_cluster(pool, tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ----------------------------------------------------------- the command line's wiring
+def test_cli_engine_ray_passes_the_options_and_writes_the_ids(tmp_path, monkeypatch, capsys):
+    import skelfs.distributed as distributed
+    from skelfs.cli import main
+
+    seen = {}
+
+    def fake_select(paths, **kwargs):  # the Ray run itself is tested in test_distributed_ray
+        seen.update(kwargs, paths=paths)
+        return np.array([3, 17, 42])
+
+    monkeypatch.setattr(distributed, "select", fake_select)
+    out = tmp_path / "rows.jsonl"
+    argv = ["select", "shards/*.npy", "--engine", "ray", "--workers", "3", "--budget", "0.01"]
+    assert main([*argv, "--address", "auto", "--beta", "0.2", "-o", str(out)]) == 0
+    assert seen["paths"] == "shards/*.npy" and seen["num_workers"] == 3
+    assert seen["address"] == "auto" and seen["beta"] == 0.2 and seen["budget"] == 0.01
+    assert not seen["use_gpu"]
+    assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == [3, 17, 42]
+    assert "ELFS on Ray, 3 workers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--method", "kcenter"], "--engine ray runs ELFS only"),
+        (["--workers", "0"], "--workers 0"),
+        (["--sep", ";"], "--sep is not available with --engine ray"),
+    ],
+)
+def test_cli_engine_ray_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
+    from skelfs.cli import main
+
+    argv = ["select", "x/*.npy", "--engine", "ray", "-o", str(tmp_path / "o.csv"), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_engine_ray_without_shards_names_the_pattern(tmp_path, capsys):
+    from skelfs.cli import main
+
+    argv = ["select", str(tmp_path / "none*.npy"), "--engine", "ray", "-o", str(tmp_path / "o.csv")]
+    assert main(argv) == 2
+    assert "matches no shard" in capsys.readouterr().err

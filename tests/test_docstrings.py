@@ -23,7 +23,15 @@ import skelfs  # noqa: E402
 #: See Also / Examples everywhere (SA01, EX01), which would add noise, not information.
 CHECKS = {"GL08", "PR01", "PR02", "PR07", "RT01", "SS01"}
 
-MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.io", "skelfs.cli", "skelfs.registry"]
+MODULES = [
+    "skelfs.datasets",
+    "skelfs.plotting",
+    "skelfs.io",
+    "skelfs.cli",
+    "skelfs.registry",
+    "skelfs.distributed",
+    "skelfs.distributed.shards",
+]
 
 
 def public_objects():

@@ -97,13 +97,13 @@ def select(
     >>> from skelfs.distributed import select  # doctest: +SKIP
     >>> rows = select("shards/*.npy", budget=0.01, num_workers=8, use_gpu=True)  # doctest: +SKIP
     """
+    shards = list_shards(paths)
+    counts = [count_rows(p) for p in shards]
+    plan = assign_shards(counts, num_workers)
     ray = _import_ray()
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    shards = list_shards(paths)
-    counts = [count_rows(p) for p in shards]
-    plan = assign_shards(counts, num_workers)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=bool(verbose))
     storage = storage_path or tempfile.mkdtemp(prefix="skelfs_ray_")

@@ -68,7 +68,18 @@ def list_shards(paths):
 
 
 def count_rows(path):
-    """Rows of a shard, from its header or metadata only (no data is read)."""
+    """Rows of a shard, from its header or metadata only (no data is read).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npy`` or ``.parquet`` shard.
+
+    Returns
+    -------
+    int
+        Its number of rows.
+    """
     path = Path(path)
     if path.suffix == ".npy":
         return int(np.load(path, mmap_mode="r").shape[0])
@@ -122,7 +133,21 @@ def assign_shards(row_counts, num_workers):
 def read_shards(paths, *, key=None, id_column=None):
     """One worker's rows: its shards read and stacked (a single ``.npy`` stays mapped).
 
-    Returns ``(X, ids)``: ``ids`` holds the ``id_column`` values, or None without one.
+    Parameters
+    ----------
+    paths : list of str or Path
+        The worker's shards, in order.
+    key : str, optional
+        The embedding column of parquet shards (see :func:`skelfs.io.read_pool`).
+    id_column : str, optional
+        A column of row ids to return too.
+
+    Returns
+    -------
+    X : ndarray of shape (n_rows, n_features)
+        The shards' rows, in order.
+    ids : ndarray or None
+        The ``id_column`` values, or None without ``id_column``.
     """
     from ..io import read_pool
 
