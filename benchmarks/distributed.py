@@ -1,0 +1,202 @@
+"""ELFS over shards (skelfs.distributed) against one process, and a projection to 100M-1B rows.
+
+Data: the synthetic clustered float32 embeddings of ``benchmarks/scale.py`` (same generator,
+same files), cut into ``--shards`` ``.npy`` shards in ``WORKDIR/shards_n{n}_d{d}/``. Each run
+is a fresh process and selects ``--budget`` of the pool with the defaults:
+
+``one process``      ``ELFSSelector(budget=...)`` on the memory map (the reference);
+``select_shard``     ``skelfs.distributed.select_shard`` in one process on the memory map:
+                     the sharded stage code without collectives;
+``ray N workers``    ``skelfs.distributed.select`` on a local Ray cluster (Ray start-up
+                     included, and also timed on its own), N CPU workers on the shards.
+
+Wall time is the child's, end to end. Peak RSS is reported for the single-process runs
+(``ru_maxrss``); Ray workers are not children of the driver, so theirs is not measured.
+Then the projection: bytes read, all-reduce and gather sizes, memory per worker, and
+wall time for 100M and 1B rows of 384-d float16 on N GPUs, with the arithmetic printed
+next to every figure (assumptions stated; nothing there is measured).
+
+Command (results in docs/distributed.md)::
+
+    flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/distributed.py \
+        --n 1000000 --shards 8 --workers 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from scale import ensure_data  # noqa: E402  (the data generator of the scale benchmark)
+
+
+def make_shards(path, n_shards):
+    """Cut the memory map at ``path`` into ``n_shards`` .npy files (reused when present)."""
+    X = np.load(path, mmap_mode="r")
+    folder = path.parent / f"shards_{path.stem}_{n_shards}"
+    if not (folder / f"part-{n_shards - 1:04d}.npy").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (a, b) in enumerate(zip(*_edges(X.shape[0], n_shards))):
+            np.save(folder / f"part-{i:04d}.npy", np.asarray(X[a:b]))
+    return folder
+
+
+def _edges(n, k):
+    e = np.linspace(0, n, k + 1).astype(int)
+    return e[:-1], e[1:]
+
+
+def child(kind, data, budget, workers):
+    import skelfs
+    from skelfs.distributed import select, select_shard
+
+    t0 = time.perf_counter()
+    extra = {}
+    if kind == "one_process":
+        X = np.load(data, mmap_mode="r")
+        rows = skelfs.ELFSSelector(budget=budget, random_state=0).fit(X).get_support(indices=True)
+    elif kind == "select_shard":
+        rows = select_shard(np.load(data, mmap_mode="r"), budget=budget, random_state=0)
+    else:
+        import ray
+
+        ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
+        extra["ray_start_s"] = time.perf_counter() - t0
+        rows = select(str(Path(data) / "*.npy"), budget=budget, num_workers=workers)
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "peak_rss": rss, "n": int(rows.size), **extra}))
+
+
+def run_child(kind, data, budget, workers):
+    cmd = [sys.executable, __file__, "--child", kind, str(data), str(budget), str(workers)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------- projection
+def projection(
+    rows,
+    dim,
+    bytes_per_value,
+    gpus,
+    *,
+    batch,
+    epochs=20,
+    k=500,
+    sample=50_000,
+    gpu_rows_per_s=5e7,
+    disk_gb_per_s=2.0,
+    step_latency_s=5e-4,
+):
+    """Per-worker and per-epoch costs of ELFS over ``gpus`` workers, with the arithmetic.
+
+    Assumptions (not measured here): each GPU streams its shard at ``disk_gb_per_s`` from
+    local NVMe; the linear head's forward + backward runs at ``gpu_rows_per_s`` rows per
+    second at 384-d, K = 500 (4 d K = 7.7e5 FLOPs per row: far below a data-centre GPU's
+    peak, so reading rows bounds it); every optimiser step costs ``step_latency_s`` of
+    synchronisation (the gradient all-reduce of a few hundred kB is latency-bound: tens of
+    microseconds over NVLink, hundreds across nodes, plus kernel launches). Lloyd passes:
+    10, each one read of the shard.
+    """
+    per_worker = rows / gpus
+    data_bytes = rows * dim * bytes_per_value
+    shard_bytes = per_worker * dim * bytes_per_value
+    sums_bytes = per_worker * 46  # 9 running sums (4-8 B each) + the pseudo-label
+    steps = -(-int(rows) // batch)
+    grad_bytes = (dim * k + k) * 4
+    lloyd_bytes = (k * dim + k + 2) * 4
+    read_s = shard_bytes / (disk_gb_per_s * 1e9)
+    compute_s = per_worker / gpu_rows_per_s
+    sync_s = steps * step_latency_s
+    epoch_s = max(read_s, compute_s) + sync_s
+    total_min = (10 * read_s + epochs * epoch_s) / 60
+    return [
+        ("rows per worker", f"{per_worker:.3g}", f"{rows:.0e} / {gpus}"),
+        ("pool on disk", f"{data_bytes / 1e9:.0f} GB", f"{rows:.0e} x {dim} x {bytes_per_value} B"),
+        ("shard per worker", f"{shard_bytes / 1e9:.1f} GB", "rows per worker x d x bytes"),
+        ("running sums + labels per worker", f"{sums_bytes / 1e9:.2f} GB", "46 B per row"),
+        ("bytes read per epoch (all workers)", f"{data_bytes / 1e9:.0f} GB", "the pool once"),
+        ("DDP all-reduce per step", f"{grad_bytes / 1e6:.2f} MB", f"(d K + K) x 4 B, K={k}"),
+        (
+            "optimiser steps per epoch",
+            f"{steps:.3g}",
+            f"ceil(n / batch), global batch {batch} ({batch // gpus} rows per worker)",
+        ),
+        ("DDP all-reduce per epoch", f"{steps * grad_bytes / 1e9:.0f} GB", "steps x per step"),
+        ("k-means all-reduce per Lloyd pass", f"{lloyd_bytes / 1e6:.2f} MB", "(K d + K + 2) x 4 B"),
+        (
+            "gathered samples (k-means++, beta)",
+            f"{(3 * 4096 + sample) * dim * 4 / 1e6:.0f} MB",
+            f"(12288 + {sample}) rows x d x 4 B, on every worker",
+        ),
+        (
+            "one epoch",
+            f"{epoch_s:.0f} s",
+            f"max(read {read_s:.1f} s, compute {compute_s:.1f} s) + {steps:.3g} steps x "
+            f"{step_latency_s * 1e3:.1f} ms",
+        ),
+        (
+            "end to end",
+            f"{total_min:.0f} min",
+            f"10 Lloyd passes ({read_s:.1f} s each) + {epochs} epochs; the beta search on "
+            f"{sample} rows adds about a minute",
+        ),
+    ]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--budget", type=float, default=0.1)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/skelfs_scale"))
+    ap.add_argument("--skip", nargs="*", default=[], help="runs to skip: one_process select_shard")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        kind, data, budget, workers = args.child
+        return child(kind, data, float(budget), int(workers))
+
+    path = ensure_data(args.workdir, args.n, args.dim, 0)
+    shards = make_shards(path, args.shards)
+    data_gb = args.n * args.dim * 4 / 1e9
+    print(f"## {args.n} x {args.dim} float32 ({data_gb:.2f} GB), {args.shards} shards\n")
+    print("| run | seconds | peak RSS (GB) | RSS / data | note |\n|---|---|---|---|---|")
+    runs = [("one_process", path, 0), ("select_shard", path, 0)]
+    runs += [("ray", shards, w) for w in args.workers]
+    for kind, data, workers in runs:
+        if kind in args.skip:
+            continue
+        r = run_child(kind, data, args.budget, workers)
+        name = f"ray, {workers} worker{'s' * (workers > 1)}" if kind == "ray" else kind
+        if kind == "ray":
+            rss, note = "-", f"Ray start {r['ray_start_s']:.1f} s; {r['n']} rows"
+        else:
+            rss, note = f"{r['peak_rss'] / 1e9:.2f} | {r['peak_rss'] / 1e9 / data_gb:.2f}", ""
+            rss = rss.replace(" | ", "|")
+        cells = rss.split("|") if "|" in rss else [rss, "-"]
+        print(f"| {name} | {r['seconds']:.1f} | {cells[0]} | {cells[1]} | {note} |", flush=True)
+
+    for rows, gpus in ((1e8, 8), (1e9, 64)):
+        for batch in (256, 256 * gpus):
+            print(f"\n## projection: {rows:.0e} x 384 float16 on {gpus} GPUs, batch {batch}\n")
+            print("| quantity | value | arithmetic |\n|---|---|---|")
+            for q, v, how in projection(rows, 384, 2, gpus, batch=batch):
+                print(f"| {q} | {v} | {how} |")
+
+
+if __name__ == "__main__":
+    main()
