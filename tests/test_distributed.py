@@ -83,6 +83,7 @@ def test_select_shard_in_one_process_is_seeded_and_dtype_blind():
 
 # ---------------------------------------------------------------- two gloo workers
 N_ROWS, N_SHARDS = 20_000, 4
+FAST = DynamicsScorer(epochs=5)
 SHARD_EDGES = np.linspace(0, N_ROWS, N_SHARDS + 1).astype(int)
 
 
@@ -141,7 +142,8 @@ def _run(tmp_path, pool, job, world=2):
 @pytest.fixture(scope="module")
 def two_worker_runs(pool, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
-    job = {"select": {"budget": 1000, "random_state": 0}, "kmeans": 20}
+    # 5 proxy epochs (not 20) keep CI short; the one-process reference below uses the same.
+    job = {"select": {"budget": 1000, "random_state": 0, "scorer": FAST}, "kmeans": 20}
     return [_run(tmp, pool, job), _run(tmp, pool, job)]
 
 
@@ -171,7 +173,7 @@ def test_two_workers_quality_within_noise_of_one_process(two_worker_runs, pool):
     def accuracy(ids):
         return LogisticRegression(max_iter=2000).fit(X[ids], y[ids]).score(X[test], y[test])
 
-    one = ELFSSelector(budget=1000, random_state=0).fit(X).get_support(indices=True)
+    one = ELFSSelector(budget=1000, scorer=FAST, random_state=0).fit(X).get_support(indices=True)
     random = np.random.default_rng(0).choice(N_ROWS, 1000, replace=False)
     sharded = accuracy(two_worker_runs[0]["ids"])
     assert sharded >= accuracy(one) - 0.02
