@@ -7,9 +7,11 @@ Run from the repository root:
 
 What goes in: every name in ``skelfs.__all__`` (classes with their signature, docstring and
 public methods defined in skelfs; functions with their signature and docstring), then the
-public functions of the modules in ``MODULES``. Sections ("Parameters", "Returns", ...)
-become bold headings with one list item per entry; "Examples" become ``pycon`` code blocks;
-the RST roles and double backquotes of the docstrings become Markdown code spans.
+public functions of the modules in ``MODULES``, then the names in the ``__all__`` of the
+modules in ``INTEGRATIONS`` (their optional libraries must be installed). Sections
+("Parameters", "Returns", ...) become bold headings with one list item per entry;
+"Examples" become ``pycon`` code blocks; the RST roles and double backquotes of the
+docstrings become Markdown code spans.
 """
 
 from __future__ import annotations
@@ -50,10 +52,14 @@ GROUPS = [
             "DoubleEndPruner",
         ],
     ),
+    ("Feature extractors", ["TorchEncoder", "SentenceTransformerEncoder"]),
     ("Supervised learning on a selection", ["CoresetEstimator", "CoresetSampler"]),
 ]
 # Modules whose public functions are documented after the top-level names.
 MODULES = ["skelfs.datasets", "skelfs.plotting", "skelfs.io", "skelfs.cli"]
+# Adapters to other libraries (each needs its library installed to render): the names in
+# their __all__, classes included, after the modules.
+INTEGRATIONS = ["skelfs.integrations.skactiveml"]
 
 ENTRY_SECTIONS = {
     "Parameters",
@@ -189,7 +195,9 @@ def public_methods(cls):
         if name.startswith("_") or not member.__module__.startswith("skelfs"):
             continue
         owner = member.__qualname__.split(".")[0]
-        (own if owner == cls.__name__ else inherited).append((name, member, owner))
+        # a private base's methods are documented on each public class that uses it
+        mine = owner == cls.__name__ or owner.startswith("_")
+        (own if mine else inherited).append((name, member, owner))
     return own, inherited
 
 
@@ -279,6 +287,12 @@ def build():
         toc.append(f"- `{module_name}`: " + ", ".join(f"`{n}`" for n, _ in functions))
         for name, function in functions:
             body += render_object(f"{module_name}.{name}", function)
+    for module_name in INTEGRATIONS:
+        module = importlib.import_module(module_name)
+        body += [f"## `{module_name}`", "", render_text(inspect.getdoc(module) or ""), ""]
+        toc.append(f"- `{module_name}`: " + ", ".join(f"`{n}`" for n in module.__all__))
+        for name in module.__all__:
+            body += render_object(f"{module_name}.{name}", getattr(module, name))
     text = "\n".join(out + toc + [""] + body)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
 

@@ -534,8 +534,10 @@ class SentenceTransformerEncoder(_BatchEncoder):
     :class:`TorchEncoder`). ``fit`` only checks the parameters and the input. The model is
     used as it is, on its own device: nothing is downloaded or moved here. Install the
     optional extra with ``pip install "skelfs[text]"`` (sentence-transformers), or pass any
-    object with a compatible method ``encode(sentences, batch_size=..., normalize_embeddings=...,
-    convert_to_numpy=True, show_progress_bar=False)`` that returns one row per sentence.
+    object with a compatible ``encode`` method, called as
+    ``model.encode(texts, batch_size=b, normalize_embeddings=n, **options)`` with the
+    options ``convert_to_numpy=True, show_progress_bar=False``, that returns one row per
+    text.
 
     Inputs: a list or tuple of strings, or a 1-D array / pandas Series of strings.
 
