@@ -191,3 +191,19 @@ def test_a_selector_with_a_feature_extractor_takes_raw_rows():
     flat = images.reshape(40, -1)
     own = elfs.set_params(budget=6, feature_extractor=None).fit(flat).get_support(indices=True)
     np.testing.assert_array_equal(np.sort(picked), own)
+
+
+def test_the_active_learning_example_runs(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "active_learning.py"
+    spec = importlib.util.spec_from_file_location("active_learning_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "curve.png"
+    example.main(["--out", str(out), "--seeds", "0", "--rounds", "1", "--batch", "5"])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and list(tmp_path.iterdir()) == [out]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split()[0] == "20" and lines[3].split()[0] == "25"
