@@ -518,10 +518,14 @@ class TorchEncoder(_BatchEncoder):
 
         kind, rows = batch
         device, dtype = context
+        # Always a copy of the batch: a module may work in place (ReLU(inplace=True)),
+        # and must not write into X (a read-only memory map could not even back a tensor).
         if kind == "array":
-            rows = torch.from_numpy(np.ascontiguousarray(rows)).to(device=device, dtype=dtype)
+            np_dtype = {torch.float16: np.float16, torch.float64: np.float64}.get(dtype, np.float32)
+            rows = torch.from_numpy(np.array(rows, dtype=np_dtype, order="C"))
+            rows = rows.to(device=device, dtype=dtype)
         elif kind == "tensor":
-            rows = rows.to(device)
+            rows = rows.to(device=device, copy=True)
         return self.module(rows)
 
 

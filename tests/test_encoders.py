@@ -5,6 +5,7 @@ Every model here is built in the test from a fixed seed; nothing is downloaded.
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -123,6 +124,25 @@ def test_output_dtype(dtype):
     Z = TorchEncoder(net, dtype=dtype, device="cpu").transform(X)
     assert Z.dtype == np.dtype(dtype)
     np.testing.assert_allclose(Z, one_by_one(net, X.astype(np.float32)), rtol=1e-2, atol=1e-3)
+
+
+def test_a_module_working_in_place_does_not_touch_the_input(tmp_path):
+    def doubles_in_place(x):
+        return x.mul_(2.0)
+
+    X = np.random.RandomState(0).rand(9, 3).astype(np.float32)
+    before = X.copy()
+    Z = TorchEncoder(doubles_in_place, batch_size=4).transform(X)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(Z, 2 * before)
+    T = torch.from_numpy(X.copy())
+    TorchEncoder(doubles_in_place, batch_size=4).transform(T)
+    np.testing.assert_array_equal(T.numpy(), before)
+    np.save(tmp_path / "x.npy", X)  # a read-only memory map, read without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z = TorchEncoder(doubles_in_place).transform(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    np.testing.assert_array_equal(Z, 2 * before)
 
 
 def test_tensor_input_gives_the_same_output(images):
