@@ -11,10 +11,11 @@ each with its library defaults and the same seed. Two parts:
 * ``scale``: wall time and peak memory of one cold start of ``--scale-budget`` rows on
   synthetic clustered, L2-normalised float32 embeddings (``scale.make_embeddings``) of
   ``--sizes`` rows, each run in a fresh process that loads the rows into memory and reports
-  its peak resident memory (``VmHWM``) before the selection and at the end. scikit-activeml's ProbCover builds
-  the ``n x n`` float64 distance matrix (plus ``n x n`` boolean edge and purity matrices);
-  a size where that matrix alone would exceed ``--ram-fraction`` of this machine's memory
-  is not run but reported as skipped, with the memory it would need.
+  its peak resident memory (``VmHWM``) before the selection and at the end.
+  scikit-activeml's ProbCover builds the ``n x n`` float64 distance matrix (plus ``n x n``
+  boolean edge and purity matrices); a size where that matrix alone would exceed
+  ``--ram-fraction`` of this machine's memory is not run but reported as skipped, with the
+  memory it would need.
 
 What each scikit-activeml 1.0 strategy holds, read from its source: ProbCover the ``n x n``
 distances; CoreSet a ``batch x n`` float64 utility matrix and one distance row per pick;
@@ -41,7 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DATA_DIR, DATASETS, RESULTS_DIR, fmt_mean_std, load_dataset, log, probe_accuracy
+from common import (
+    DATA_DIR,
+    DATASETS,
+    RESULTS_DIR,
+    fmt_mean_std,
+    load_dataset,
+    log,
+    probe_accuracy,
+    read_csvs,
+)
 
 #: method -> (skelfs registry name, scikit-activeml class name)
 METHODS = {
@@ -279,7 +289,13 @@ def write_csv(rows, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", nargs="+", default=["quality", "scale"])
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        default=["quality", "scale"],
+        choices=["quality", "scale"],
+        help="parts to run; the rows of the other parts already in --out are kept",
+    )
     ap.add_argument("--data-dir", type=Path, default=DATA_DIR)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.01, 0.05])
@@ -303,6 +319,10 @@ def main(argv=None):
         rows += quality(args)
     if "scale" in args.parts:
         rows += scale(args)
+    if args.out.exists():  # keep the rows of the parts not rerun
+        kept = [r for r in read_csvs([args.out]) if r["part"] not in args.parts]
+        rows = [r for r in kept if r["part"] == "quality"] + rows
+        rows += [r for r in kept if r["part"] != "quality"]
     write_csv(rows, args.out)
     print(report(rows))
     log(f"wrote {args.out}")
