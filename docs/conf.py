@@ -86,6 +86,7 @@ API_GROUPS = [
             "DoubleEndPruner",
         ],
     ),
+    ("Feature extractors", ["TorchEncoder", "SentenceTransformerEncoder"]),
     ("Supervised learning on a selection", ["CoresetEstimator", "CoresetSampler"]),
 ]
 
@@ -97,6 +98,7 @@ API_MODULES = {
     "skelfs.io": [],
     "skelfs.registry": ["SELECTORS", "DEFAULT_METHOD"],
     "skelfs.cli": [],
+    "skelfs.integrations.skactiveml": [],
     "skelfs.distributed": [],
     "skelfs.distributed.shards": [],
 }

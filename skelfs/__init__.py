@@ -13,6 +13,7 @@ from .baselines import (
 )
 from .clustering import DeepClusterer, KMeansClusterer, estimate_n_clusters
 from .dynamics import DynamicsScorer
+from .encoders import SentenceTransformerEncoder, TorchEncoder
 from .estimator import CoresetEstimator, CoresetSampler
 from .pruning import DoubleEndPruner
 from .registry import make_selector
@@ -36,6 +37,8 @@ __all__ = [
     "ProbCoverSelector",
     "PrototypicalitySelector",
     "RandomSelector",
+    "SentenceTransformerEncoder",
+    "TorchEncoder",
     "TypiClustSelector",
     "estimate_n_clusters",
     "make_selector",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import TransformerTags
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -24,12 +24,14 @@ from ._utils import (
     FLOAT_DTYPES,
     as_compute_dtype,
     atomic_fit,
+    check_embeddings,
     limit_threads,
     reject_sparse,
     resolve_budget,
     take_rows,
 )
 from ._validation import NO_VALIDATION, Seed, ValidatedParamsMixin
+from .encoders import discard_output, owned_outputs
 
 
 class BaseSelector(ValidatedParamsMixin, BaseEstimator):
@@ -115,10 +117,17 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
             The fitted selector.
         """
         self._validate_params()
-        X = self._validate_pool(X)
-        n_select = resolve_budget(self.budget, X.shape[0])
-        with limit_threads(getattr(self, "n_jobs", None)):
-            fitted = self._select(X, n_select)
+        if getattr(self, "feature_extractor", None) is None:
+            X, encoded_file = self._validate_pool(X), None
+        else:
+            X, encoded_file = self._encode_pool(X)
+        try:
+            n_select = resolve_budget(self.budget, X.shape[0])
+            with limit_threads(getattr(self, "n_jobs", None)):
+                fitted = self._select(X, n_select)
+        finally:
+            if encoded_file is not None:  # the extractor's memory-mapped encoding of the pool
+                discard_output(encoded_file)
         idx = np.sort(np.asarray(fitted.pop("sample_indices_"), dtype=np.intp))
         if idx.size != n_select or np.unique(idx).size != idx.size:
             raise RuntimeError(  # an internal invariant, not a user error
@@ -167,7 +176,10 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
             Its selected rows, in ``sample_indices_`` order, in the container type of ``X``.
         """
         check_is_fitted(self, "sample_indices_")
-        if _is_dataframe(X):  # nullable columns: checked as fit read them
+        if getattr(self, "feature_extractor", None) is not None:  # X: the extractor's input
+            if hasattr(self, "n_features_in_") and len(getattr(X, "shape", ())) == 2:
+                _check_n_features(self, X, reset=False)
+        elif _is_dataframe(X):  # nullable columns: checked as fit read them
             _check_feature_names(self, X, reset=False)
             _check_n_features(self, X, reset=False)
         else:
@@ -219,6 +231,45 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
         if frame is not None:
             _check_feature_names(self, frame, reset=True)
         return as_compute_dtype(X)
+
+    def _encode_pool(self, X):
+        """The pool's embeddings from ``feature_extractor`` (a subclass that has one).
+
+        ``X`` is passed to a clone of the extractor as it is (raw images, texts, a
+        DataFrame, a sparse matrix: whatever the extractor takes); its output is checked
+        as a pool. ``n_features_in_`` (and ``feature_names_in_``) describe ``X`` when it
+        is 2-D, and are not set otherwise. Returns ``(Z, encoded_file)``: ``encoded_file``
+        is the extractor's output when it wrote it to a memory-mapped file of its own
+        during this call (:class:`skelfs.TorchEncoder` above ``max_memory_bytes``), else
+        None; ``fit`` removes that file once the selection is made. A memory map the
+        extractor merely passed through (a file of the caller's) is never removed.
+        """
+        n_rows = _num_samples(X)
+        for name in ("n_features_in_", "feature_names_in_"):  # from an earlier fit
+            vars(self).pop(name, None)
+        if len(getattr(X, "shape", ())) == 2:
+            _check_n_features(self, X, reset=True)
+            _check_feature_names(self, X, reset=True)
+        extractor = clone(self.feature_extractor)
+        known = owned_outputs()
+        raw = extractor.fit_transform(X)
+        encoded_file = raw if getattr(raw, "filename", None) in owned_outputs() - known else None
+        try:
+            name = "the feature_extractor's output"
+            reject_sparse(raw, name)
+            Z = check_embeddings(raw, name=name)
+            if Z.shape[0] != n_rows:
+                raise ValueError(
+                    f"{name} has {Z.shape[0]} rows for the {n_rows} rows of X; a feature "
+                    f"extractor must return one row per input row."
+                )
+            Z = as_compute_dtype(Z, name=name)
+        except BaseException:
+            if encoded_file is not None:
+                discard_output(encoded_file)
+            raise
+        self.feature_extractor_ = extractor
+        return Z, encoded_file
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

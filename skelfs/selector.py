@@ -112,8 +112,13 @@ class ELFSSelector(BaseSelector):
     pruner : None or DoubleEndPruner, default=None
         A pruner instance; its own ``beta`` then applies (``"auto"`` allowed).
     feature_extractor : None or transformer, default=None
-        Applied to ``X`` before everything else (``fit_transform``). None means ``X`` is
-        already embeddings.
+        Turns ``X`` into the embeddings the selection runs on: a clone is fitted with
+        ``fit_transform(X)`` before everything else. ``X`` reaches it as it is, so with
+        :class:`TorchEncoder` (any torch module) or :class:`SentenceTransformerEncoder`
+        the pool can be raw images, rows or texts; ``transform(X)`` then returns the
+        selected raw rows. A memory-mapped encoding the extractor wrote for ``fit`` (see
+        ``TorchEncoder(max_memory_bytes=...)``) is removed once the selection is made.
+        None means ``X`` is already embeddings.
     device : str, default="auto"
         Torch device for components built from strings and for the ``beta="auto"``
         probes; "auto" uses CUDA when available. On CUDA every stage but the final
@@ -155,10 +160,14 @@ class ELFSSelector(BaseSelector):
         The beta used (the chosen one when ``beta="auto"``).
     auto_beta_scores_ : dict
         Held-out pseudo-label accuracy per candidate beta (empty unless ``"auto"``).
+    feature_extractor_ : transformer
+        The fitted clone of ``feature_extractor`` (only when one is given).
     clusterer_, scorer_, pruner_ : fitted components
         ``scorer_`` is None when every row fell into one cluster (then ``scores_`` is all
         zeros and the selection is uniform at random, with a warning).
     n_samples_fit_, n_features_in_ : int
+        ``n_features_in_`` is not set when a ``feature_extractor`` takes an ``X`` that is
+        not 2-D (images, texts).
 
     Examples
     --------
@@ -272,9 +281,7 @@ class ELFSSelector(BaseSelector):
                 X.shape[0] - floor_count(wanted_beta, X.shape[0]), n_select, wanted_beta, X.shape[0]
             )
         memory = check_memory(self.memory)
-        Z = X
-        if self.feature_extractor is not None:
-            Z = clone(self.feature_extractor).fit_transform(X)
+        Z = X  # already the feature_extractor's output (BaseSelector._encode_pool)
         coverage = getattr(pruner, "sampling", None) == "coverage"
         stages = Stages("ELFS", 3 + (wanted_beta == "auto") + coverage, self.verbose)
         stages.start("pseudo-labels", _describe_clusterer(clusterer, Z.shape[0]))

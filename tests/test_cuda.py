@@ -70,3 +70,19 @@ def test_temi_on_cuda(blobs):
     X, y = blobs
     c = DeepClusterer(n_clusters=10, device="cuda", epochs=20, random_state=0).fit(X)
     assert adjusted_rand_score(y, c.labels_) > 0.8
+
+
+def test_torch_encoder_on_cuda_matches_the_cpu(tmp_path):
+    from skelfs import TorchEncoder
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten())
+    images = np.random.RandomState(0).rand(300, 1, 8, 8).astype(np.float32)
+    cpu = TorchEncoder(net, batch_size=64, device="cpu").transform(images)
+    enc = TorchEncoder(net, batch_size=64, device="cuda", max_memory_bytes=0, memmap_dir=tmp_path)
+    gpu = enc.transform(images)  # the module moves to the GPU; the output comes back
+    assert next(net.parameters()).is_cuda and isinstance(gpu, np.memmap)
+    # cuDNN convolutions may run in TF32 (10-bit mantissa): compare values, loosely
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-2, atol=1e-3)
+    tensor_in = enc.set_params(max_memory_bytes=None).transform(torch.from_numpy(images))
+    np.testing.assert_allclose(tensor_in, gpu, rtol=1e-5, atol=1e-6)

@@ -32,6 +32,7 @@ MODULES = [
     "skelfs.distributed",
     "skelfs.distributed.shards",
 ]
+INTEGRATIONS = ["skelfs.integrations.skactiveml"]
 
 
 def public_objects():
@@ -40,11 +41,28 @@ def public_objects():
         obj = getattr(skelfs, name)
         names.append(f"skelfs.{name}")
         if inspect.isclass(obj):
-            for attr, member in vars(obj).items():
-                if attr.startswith("_"):
+            # its own methods, and those of private skelfs bases (documented on it)
+            for cls in inspect.getmro(obj):
+                if cls is not obj and not (
+                    cls.__name__.startswith("_") and cls.__module__.startswith("skelfs")
+                ):
                     continue
-                if inspect.isfunction(member) or isinstance(member, property):
-                    names.append(f"{obj.__module__}.{obj.__name__}.{attr}")
+                for attr, member in vars(cls).items():
+                    if attr.startswith("_"):
+                        continue
+                    if inspect.isfunction(member) or isinstance(member, property):
+                        names.append(f"{cls.__module__}.{cls.__name__}.{attr}")
+    for module_name in INTEGRATIONS:  # their optional library installed
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in module.__all__:
+            obj = getattr(module, name)
+            names.append(f"{module_name}.{name}")
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and inspect.isfunction(member):
+                    names.append(f"{module_name}.{name}.{attr}")
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         for attr, member in vars(module).items():

@@ -6,6 +6,7 @@ pool. The checks that assume a row-preserving transformer are listed below as ex
 failures, each with that reason.
 """
 
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -17,6 +18,7 @@ from skelfs import (
     DynamicsScorer,
     ELFSSelector,
     KMeansClusterer,
+    TorchEncoder,
     make_selector,
 )
 from skelfs.registry import SELECTORS
@@ -75,6 +77,8 @@ ESTIMATORS = [make_selector(name, budget=0.2, **SMALL.get(name, {})) for name in
     CoresetSampler(
         ELFSSelector(budget=0.5, beta=0.1, n_clusters=2, scorer=DynamicsScorer(epochs=2))
     ),
+    # a module that works at any width: the checks use 1 to 20 features
+    TorchEncoder(torch.nn.Tanh(), batch_size=7, device="cpu"),
 ]
 
 
