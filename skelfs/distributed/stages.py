@@ -29,6 +29,8 @@ Same shards, same number of workers and same seed give the same selection.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -215,6 +217,10 @@ def sharded_dynamics(
             bar.update()
     finally:
         bar.close()
+        # DDP's reducer sits in reference cycles; freed only at exit, after the process
+        # group is gone, it aborts the process (torch 2.13, gloo). Free it now.
+        del model
+        gc.collect()
     return stats.scores(p["epochs"])
 
 
