@@ -19,6 +19,7 @@ There are no restarts here: for checkpoints and fault tolerance use the Ray engi
 """
 
 import argparse
+import gc
 import os
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def main():
             np.save(args.output, rows)
             print(f"selected {rows.size} rows over {world} workers -> {args.output}")
     finally:
+        gc.collect()  # DDP's reference cycles must go before the group does (torch 2.13)
         dist.destroy_process_group()
 
 

@@ -1,6 +1,7 @@
 """ELFS over row shards (skelfs.distributed): the collectives' arithmetic in one process,
 then two real gloo workers (torch.multiprocessing) on 20k rows in 4 shards."""
 
+import gc
 import json
 import os
 import sys
@@ -130,6 +131,7 @@ def _worker(rank, world, init_file, path, out, job):
         if rank == 0:
             np.save(out, result, allow_pickle=True)
     finally:
+        gc.collect()  # see skelfs.distributed.stages.select_shard: DDP's cycles first
         dist.destroy_process_group()
 
 

@@ -217,10 +217,6 @@ def sharded_dynamics(
             bar.update()
     finally:
         bar.close()
-        # DDP's reducer sits in reference cycles; freed only at exit, after the process
-        # group is gone, it aborts the process (torch 2.13, gloo). Free it now.
-        del model
-        gc.collect()
     return stats.scores(p["epochs"])
 
 
@@ -513,6 +509,10 @@ def select_shard(
             state=state.get("train"),
             on_epoch=epoch_done,
         )
+        # DDP's reducer sits in reference cycles; left to the collector until after
+        # destroy_process_group, it aborts the process at exit (torch 2.13, gloo). Collect
+        # it now; callers should also gc.collect() before destroying the group.
+        gc.collect()
         scores = all_scores[scorer.difficulty]
         stages.update()
         if beta == "auto":
