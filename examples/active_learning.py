@@ -1,5 +1,8 @@
-"""Active learning after a label-free cold start: skelfs picks the first labels, then
-scikit-activeml's uncertainty sampling takes over.
+"""
+Active learning after a label-free cold start
+=============================================
+
+skelfs picks the first labels, then scikit-activeml's uncertainty sampling takes over.
 
 Uncertainty sampling needs a model, and a model needs labels: the first batch has to be
 chosen without any. Here it is chosen by a skelfs selector (TypiClust: the most typical

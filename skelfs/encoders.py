@@ -393,7 +393,7 @@ class TorchEncoder(_BatchEncoder):
     n_features_in_ : int
         Number of features (the size of the second axis) of a 2-D ``X`` seen in ``fit``;
         not set for other inputs.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Column names of a DataFrame seen in ``fit``; not set otherwise.
 
     See Also
