@@ -366,8 +366,6 @@ def _unit_rows(X, rows, device):
     work = np.float64 if block.dtype == np.float64 else np.float32
     # A private copy: normalised in place below, and torch cannot wrap a read-only memmap.
     t = torch.from_numpy(np.array(block, dtype=work, order="C", copy=True)).to(device)
-    if isinstance(rows, slice):
-        release_pages(X, *rows.indices(X.shape[0])[:2])
     tiny = torch.finfo(t.dtype).tiny
     # Dividing by the largest entry first keeps the squared norm from overflowing.
     t.div_(t.abs().amax(dim=1, keepdim=True).clamp_min_(tiny))
@@ -508,6 +506,7 @@ def _unit_copy(X, block_size):
     cpu = torch.device("cpu")
     for s in range(0, n, block_size):
         block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
+        release_pages(X, s, s + block_size)  # read once: drop the map's pages as we go
         out[s : s + block.shape[0]] = block
         zero[s : s + block.shape[0]] = ~block.any(axis=1)
     return out, zero
@@ -542,6 +541,7 @@ def _faiss_candidates(X, k, block_size, random_state, verbose):
         zero = np.empty(n, dtype=bool)
         for s in range(0, n, block_size):
             block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
+            release_pages(X, s, s + block_size)  # each pass reads a block once
             zero[s : s + block.shape[0]] = ~block.any(axis=1)
             index.add(block)
             bar.update()
@@ -555,6 +555,7 @@ def _faiss_candidates(X, k, block_size, random_state, verbose):
         cand_idx = np.empty((n, k + 1), dtype=np.int64)
         for s in range(0, n, block_size):
             block = _unit_rows(X, slice(s, s + block_size), cpu).numpy()
+            release_pages(X, s, s + block_size)
             cand_sim[s : s + block.shape[0]], cand_idx[s : s + block.shape[0]] = index.search(
                 block, k + 1
             )
