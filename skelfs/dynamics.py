@@ -160,6 +160,78 @@ def _build_head(
     )
 
 
+def cosine_learning_rates(learning_rate, n_steps):
+    """Per-step learning rates of a cosine decay from ``learning_rate`` to 0 over ``n_steps``.
+
+    The closed form of ``torch.optim.lr_scheduler.CosineAnnealingLR`` (``eta_min=0``),
+    computed once instead of by a scheduler object at every step.
+    """
+    return (learning_rate * 0.5 * (1.0 + np.cos(np.pi * np.arange(n_steps) / n_steps))).tolist()
+
+
+def chunk_rows(batch_size, n_classes, max_bytes=32 * 2**20):
+    """Rows read and recorded together: whole batches, at most about 4096 rows and
+    ``max_bytes`` of float32 log-probabilities (``rows * n_classes * 4``)."""
+    fit = max(1, min(4096 // batch_size, max_bytes // (batch_size * n_classes * 4)))
+    return batch_size * fit
+
+
+def sgd_step(head, weight_decay, batch_size, momentum=0.9):
+    """``step(xb, yb, lr) -> log_p``: one SGD step (momentum, weight decay) on the mean
+    negative log-likelihood of ``head``; returns the training pass's log-softmax.
+
+    The linear head (``_build_head`` with no hidden layer) takes a hand-written step:
+    softmax regression's gradient is ``(softmax - onehot(y))^T x / batch``, two matmuls
+    and no autograd graph, which is most of the per-step cost of a head this small. It
+    is ``torch.optim.SGD``'s update rule (dampening 0, weight decay on every parameter),
+    so both paths follow the same trajectory up to float rounding
+    (tests/test_dynamics.py). A hidden layer goes through autograd and the optimiser.
+    """
+    import torch
+
+    if len(head) != 2:  # (Dropout, Linear) is the linear head
+        opt = torch.optim.SGD(
+            head.parameters(), lr=0.0, momentum=momentum, weight_decay=weight_decay
+        )
+
+        def autograd_step(xb, yb, lr):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            log_p = torch.log_softmax(head(xb).float(), dim=1)
+            loss = torch.nn.functional.nll_loss(log_p, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return log_p.detach()
+
+        return autograd_step
+
+    dropout, linear = head
+    params = (linear.weight, linear.bias)
+    # Zero momentum buffers make the first update buf = grad, as torch's SGD does.
+    buffers = [torch.zeros_like(param) for param in params]
+    ones = torch.ones(batch_size, device=linear.weight.device)  # bias gradient as a matvec
+
+    @torch.no_grad()
+    def linear_step(xb, yb, lr):
+        xb = dropout(xb)
+        log_p = torch.log_softmax(torch.addmm(linear.bias, xb, linear.weight.t()), dim=1)
+        grad_logits = log_p.exp()  # softmax - onehot(y): the logits' gradient, times batch
+        grad_logits[torch.arange(yb.shape[0], device=yb.device), yb] -= 1.0
+        scale = 1.0 / yb.shape[0]
+        # buf = momentum * buf + grad + weight_decay * param, the matmul accumulating
+        # straight into the buffer (BLAS's beta), then param -= lr * buf.
+        w_buf, b_buf = buffers
+        w_buf.addmm_(grad_logits.t(), xb, beta=momentum, alpha=scale)
+        b_buf.addmv_(grad_logits.t(), ones[: yb.shape[0]], beta=momentum, alpha=scale)
+        for param, buf in zip(params, buffers):
+            buf.add_(param, alpha=weight_decay)
+            param.add_(buf, alpha=-lr)
+        return log_p
+
+    return linear_step
+
+
 class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
     """Score row difficulty from the training dynamics of a small proxy head.
 
@@ -330,38 +402,39 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
-        opt = torch.optim.SGD(
-            head.parameters(), lr=self.learning_rate, momentum=0.9, weight_decay=self.weight_decay
-        )
-        steps_per_epoch = -(-n // self.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs * steps_per_epoch)
+        step = sgd_step(head, self.weight_decay, self.batch_size)
+        lrs = cosine_learning_rates(self.learning_rate, self.epochs * -(-n // self.batch_size))
+        chunk = chunk_rows(self.batch_size, n_classes)
         stats = _RunningDynamics(n, device)
         bar = progress(self.epochs, "proxy dynamics", self.verbose)
         head.train()
+        t = 0
         try:
             for epoch in range(self.epochs):
                 perm = torch.randperm(n, generator=cpu_gen).numpy()
-                for start in range(0, n, self.batch_size):
-                    # Sorted row order reads memory maps sequentially; the batch is
-                    # still a uniformly random subset.
-                    rows = np.sort(perm[start : start + self.batch_size])
-                    xb = rows_to_device(X, rows, device)
-                    xb = (xb - mean_t) * inv_std_t
-                    if self.input_noise > 0:
-                        xb = xb + self.input_noise * torch.randn(
-                            xb.shape, device=device, generator=device_gen
-                        )
+                for c_start in range(0, n, chunk):
+                    # A chunk of whole batches is read and standardised at once, and
+                    # its dynamics are recorded at once: rows within an epoch are
+                    # distinct, so this equals recording batch by batch, in fewer ops.
+                    rows = perm[c_start : c_start + chunk].copy()
+                    for b_start in range(0, rows.size, self.batch_size):
+                        # Each batch is perm's next slice, its rows in file order.
+                        rows[b_start : b_start + self.batch_size].sort()
+                    xc = rows_to_device(X, rows, device)  # a fresh copy: rows is an array
+                    xc.sub_(mean_t).mul_(inv_std_t)
                     idx = torch.from_numpy(rows).to(device)
-                    yb = y_t[idx]
-                    # One log-softmax serves the loss and the recorded dynamics.
-                    log_p = torch.log_softmax(head(xb).float(), dim=1)
-                    loss = torch.nn.functional.nll_loss(log_p, yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    with torch.no_grad():
-                        stats.update(idx, log_p.detach(), yb, record_el2n=epoch < self.el2n_epochs)
+                    yc = y_t[idx]
+                    log_ps = []
+                    for b_start in range(0, rows.size, self.batch_size):
+                        batch = slice(b_start, b_start + self.batch_size)
+                        xb = xc[batch]
+                        if self.input_noise > 0:
+                            xb = xb + self.input_noise * torch.randn(
+                                xb.shape, device=device, generator=device_gen
+                            )
+                        log_ps.append(step(xb, yc[batch], lrs[t]))
+                        t += 1
+                    stats.update(idx, torch.cat(log_ps), yc, record_el2n=epoch < self.el2n_epochs)
                 bar.update()
         finally:
             bar.close()

@@ -164,3 +164,65 @@ def test_cuda_without_cuda_is_a_clear_error():
     X, y = blobs(30)
     with pytest.raises(ValueError, match="CUDA is not available"):
         DynamicsScorer(device="cuda").fit(X, y)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_hand_written_linear_step_follows_torch_sgd(dropout):
+    # The linear head's hand-written gradient and update must follow autograd +
+    # torch.optim.SGD (momentum, weight decay on every parameter) step for step.
+    from skelfs.dynamics import _build_head, cosine_learning_rates, sgd_step
+
+    rng = np.random.default_rng(0)
+    X = torch.as_tensor(rng.standard_normal((8 * 32, 16)), dtype=torch.float32)
+    y = torch.as_tensor(rng.integers(5, size=8 * 32))
+
+    def head():
+        gen = torch.Generator().manual_seed(1)
+        return _build_head(16, 5, None, dropout, gen, torch.Generator().manual_seed(2))
+
+    fast_head, ref_head = head(), head()
+    step = sgd_step(fast_head, 5e-3, 32)
+    opt = torch.optim.SGD(ref_head.parameters(), lr=0.0, momentum=0.9, weight_decay=5e-3)
+    lrs = cosine_learning_rates(0.5, 8)
+    np.testing.assert_allclose(
+        lrs[:3], [0.5, 0.5 * (1 + np.cos(np.pi / 8)) / 2, 0.25 * (1 + np.cos(np.pi / 4))]
+    )
+    for t, lr in enumerate(lrs):
+        xb, yb = X[32 * t : 32 * (t + 1)], y[32 * t : 32 * (t + 1)]
+        fast_log_p = step(xb, yb, lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        ref_log_p = torch.log_softmax(ref_head(xb), dim=1)
+        opt.zero_grad()
+        torch.nn.functional.nll_loss(ref_log_p, yb).backward()
+        opt.step()
+        torch.testing.assert_close(fast_log_p, ref_log_p.detach(), rtol=1e-5, atol=1e-5)
+    for fast, ref in zip(fast_head.parameters(), ref_head.parameters()):
+        torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(ref, head()[1].weight if ref.ndim == 2 else head()[1].bias)
+
+
+def test_chunked_training_records_every_row_once_per_epoch(monkeypatch):
+    # Rows are read and recorded a chunk of batches at a time; every row must still be
+    # recorded exactly once per epoch, with its own pseudo-label.
+    from skelfs import dynamics
+
+    seen = []
+    original = dynamics._RunningDynamics.update
+
+    def recording_update(self, idx, log_p, y, *, record_el2n):
+        seen.append((idx.clone(), y.clone()))
+        return original(self, idx, log_p, y, record_el2n=record_el2n)
+
+    monkeypatch.setattr(dynamics._RunningDynamics, "update", recording_update)
+    monkeypatch.setattr(dynamics, "chunk_rows", lambda batch_size, n_classes: 3 * batch_size)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 4))
+    labels = rng.integers(3, size=1000)
+    DynamicsScorer(epochs=2, batch_size=64, random_state=0).fit(X, labels)
+    assert len(seen) == 2 * -(-1000 // (3 * 64))
+    for epoch in range(2):
+        chunks = seen[epoch * 6 : (epoch + 1) * 6]
+        rows = torch.cat([idx for idx, _ in chunks]).numpy()
+        np.testing.assert_array_equal(np.sort(rows), np.arange(1000))
+        np.testing.assert_array_equal(torch.cat([yy for _, yy in chunks]).numpy(), labels[rows])
