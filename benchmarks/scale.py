@@ -161,7 +161,7 @@ def matmul_gflops(n_jobs=None, repeats=50):
     """Practical float32 matmul speed: 4096x768 @ 768x512, torch, ``n_jobs`` threads."""
     import torch
 
-    from skelfs._utils import limit_threads
+    from skelfs._threads import limit_threads
 
     with limit_threads(n_jobs):
         return _matmul_gflops(torch, repeats)
@@ -208,7 +208,7 @@ def run_stage(stage, path, setting, workdir, n_jobs):
     """Run one stage in this (fresh) process; return a dict of measurements."""
     import torch  # noqa: F401  (imported before the RSS baseline, as every stage needs it)
 
-    from skelfs._utils import limit_threads
+    from skelfs._threads import limit_threads
 
     with limit_threads(n_jobs):  # what ELFSSelector(n_jobs=...) does around its own fit
         return _run_stage(stage, path, setting, workdir, n_jobs)
@@ -312,7 +312,7 @@ def dense_similarity(n, d, seed=0):
 
 def child_main(args):
     if args.child == "dense":
-        from skelfs._utils import limit_threads
+        from skelfs._threads import limit_threads
 
         with limit_threads(args.n_jobs):
             out = dense_similarity(args.n, args.dim)

@@ -168,36 +168,6 @@ def atomic_fit(method):
     return wrapper
 
 
-@contextmanager
-def limit_threads(n_jobs):
-    """Run the body with at most ``n_jobs`` threads in torch and in BLAS/OpenMP pools.
-
-    ``None`` leaves every pool as it is (inside joblib's worker processes that is already
-    one thread each); ``-1`` means all cores. The previous torch setting is restored.
-    """
-    if n_jobs is None:
-        yield
-        return
-    import torch
-    from joblib import effective_n_jobs
-    from threadpoolctl import threadpool_limits
-
-    if (
-        isinstance(n_jobs, (bool, np.bool_))
-        or not isinstance(n_jobs, numbers.Integral)
-        or n_jobs == 0
-    ):
-        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
-    n_threads = effective_n_jobs(int(n_jobs))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        with threadpool_limits(limits=n_threads):
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def draw_seed(random_state):
     """Draw an int seed in ``[0, 2**31 - 1)`` from a sklearn-style ``random_state``.
 

@@ -20,12 +20,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._threads import limit_threads
 from ._utils import (
     FLOAT_DTYPES,
     as_compute_dtype,
     atomic_fit,
     check_embeddings,
-    limit_threads,
     reject_sparse,
     resolve_budget,
     take_rows,

@@ -28,12 +28,12 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from ._threads import limit_threads, retune_threads
 from ._utils import (
     FLOAT_DTYPES,
     atomic_fit,
     column_moments,
     draw_seed,
-    limit_threads,
     progress,
     reject_sparse,
     resolve_device,
@@ -269,8 +269,9 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         ``"auto"`` uses CUDA when available.
     n_jobs : int or None, default=None
-        Most torch (and BLAS/OpenMP) threads during ``fit``, restored afterwards; None
-        leaves them as configured, -1 means all cores.
+        Most torch (and BLAS/OpenMP) threads during ``fit``, restored afterwards. None:
+        torch's configured count at most, fewer while other processes keep cores busy;
+        an int fixes the count; -1 means all cores.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and noise; on CPU the same seed gives the same scores.
     verbose : int, default=0
@@ -416,6 +417,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     # A chunk of whole batches is read and standardised at once, and
                     # its dynamics are recorded at once: rows within an epoch are
                     # distinct, so this equals recording batch by batch, in fewer ops.
+                    retune_threads()
                     rows = perm[c_start : c_start + chunk].copy()
                     for b_start in range(0, rows.size, self.batch_size):
                         # Each batch is perm's next slice, its rows in file order.

@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
 
 from ._probe import probe_accuracy
+from ._threads import retune_threads
 from ._utils import (
     Stages,
     check_beta,
@@ -126,9 +127,12 @@ class ELFSSelector(BaseSelector):
         head, the probes.
     n_jobs : int or None, default=None
         Most threads used by every stage (torch and the BLAS/OpenMP pools of NumPy and
-        scikit-learn), restored after ``fit``. None leaves them as configured (all cores;
-        one per worker inside joblib's processes, e.g. under ``GridSearchCV(n_jobs=...)``).
-        -1 means all cores.
+        scikit-learn), restored after ``fit``. None: torch's configured count (all cores;
+        one per worker inside joblib's processes, e.g. under ``GridSearchCV(n_jobs=...)``)
+        at most, fewer while other processes keep cores busy (re-checked every half
+        second between steps; a spin-waiting thread on a shared core costs more than it
+        brings). An int fixes the count; -1 means all cores. The selection does not
+        depend on the thread count.
     random_state : int, RandomState instance or None, default=0
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0
@@ -487,6 +491,7 @@ def _auto_beta(
     bar = progress(len(candidates), "choosing beta", verbose)
     try:
         for beta in candidates:
+            retune_threads()
             pick = rest[
                 pruner.select(
                     scores[rest], n_sub, groups=labels[rest], beta=beta, similarity=sub_similarity

@@ -1,104 +1,91 @@
-"""Same seed, same selection, also under threads: torch randomness comes from private
-generators, never from the process-wide torch RNG."""
-
-import threading
+"""The thread governor (skelfs/_threads.py): fewer torch threads while others use cores."""
 
 import numpy as np
+import pytest
 import torch
-from sklearn.datasets import make_blobs
 
-from skelfs import DeepClusterer, DynamicsScorer, ELFSSelector
-
-X, _ = make_blobs(400, centers=4, n_features=8, random_state=0)
+from skelfs import DynamicsScorer, _threads
+from skelfs._threads import ThreadGovernor, limit_threads, retune_threads
 
 
-def elfs():
-    scorer = DynamicsScorer(epochs=4, input_noise=0.1, dropout=0.2, hidden_layer_size=16)
-    return ELFSSelector(budget=0.1, n_clusters=6, scorer=scorer, random_state=0, device="cpu")
+class FakeClock:
+    """Drives the governor's samples: wall seconds, machine busy seconds, own CPU seconds."""
+
+    def __init__(self, monkeypatch):
+        self.wall = self.machine = self.own = 0.0
+        monkeypatch.setattr(_threads.time, "monotonic", lambda: self.wall)
+        monkeypatch.setattr(_threads.time, "process_time", lambda: self.own)
+        monkeypatch.setattr(_threads, "_cpu_seconds", lambda cpus: self.machine)
+
+    def advance(self, seconds, *, own_cores, other_cores):
+        self.wall += seconds
+        self.own += own_cores * seconds
+        self.machine += (own_cores + other_cores) * seconds
 
 
-def temi():
-    return DeepClusterer(
-        n_clusters=4,
-        n_neighbors=5,
-        epochs=3,
-        hidden_size=16,
-        projection_size=8,
-        random_state=0,
-        device="cpu",
-    )
+@pytest.fixture
+def two_cores(monkeypatch):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    governor = ThreadGovernor()
+    governor.cpus = {0, 1}
+    yield governor, FakeClock(monkeypatch)
+    torch.set_num_threads(before)
 
 
-def run_in_threads(make, fit, n_threads=3):
-    """Fit ``n_threads`` estimators at once while another thread reseeds and draws from
-    the global torch RNG; returns the fitted results."""
-    results, errors, stop = [None] * n_threads, [], threading.Event()
-
-    def noise():
-        i = 0
-        while not stop.is_set():
-            torch.manual_seed(i)
-            torch.rand(64)
-            i += 1
-
-    def work(k):
-        try:
-            results[k] = fit(make())
-        except Exception as exc:  # noqa: BLE001 - reported by the assert below
-            errors.append(exc)
-
-    hammer = threading.Thread(target=noise)
-    hammer.start()
-    workers = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    stop.set()
-    hammer.join()
-    assert not errors, errors
-    return results
+def test_governor_leaves_a_busy_core_to_the_other_process_and_takes_it_back(two_cores):
+    governor, clock = two_cores
+    governor.retune()  # first call: ceiling 2, baseline sample
+    assert governor.ceiling == 2
+    clock.advance(1.0, own_cores=1.0, other_cores=1.0)
+    governor.retune()
+    assert torch.get_num_threads() == 1
+    clock.advance(0.2, own_cores=1.0, other_cores=0.0)
+    governor.retune()  # under RETUNE_SECONDS since the last sample: no change
+    assert torch.get_num_threads() == 1
+    clock.advance(1.0, own_cores=1.0, other_cores=0.1)  # the other process went quiet
+    governor.retune()
+    assert torch.get_num_threads() == 2
+    clock.advance(1.0, own_cores=1.6, other_cores=0.4)  # a core 40% busy is left to them
+    governor.retune()
+    assert torch.get_num_threads() == 1
+    governor.restore()
+    assert torch.get_num_threads() == 2
 
 
-def test_elfs_selection_is_the_same_in_threads_and_alone():
-    fit = lambda sel: sel.fit(X).sample_indices_  # noqa: E731
-    alone = fit(elfs())
-    for indices in run_in_threads(elfs, fit):
-        np.testing.assert_array_equal(indices, alone)
+def test_governor_never_exceeds_the_configured_count(two_cores):
+    governor, clock = two_cores
+    torch.set_num_threads(1)
+    governor.retune()
+    clock.advance(1.0, own_cores=1.0, other_cores=0.0)
+    governor.retune()
+    assert torch.get_num_threads() == 1
 
 
-def test_dynamics_scores_are_the_same_in_threads_and_alone():
-    y = np.repeat(np.arange(4), 100)
-
-    def make():
-        return DynamicsScorer(
-            epochs=3,
-            input_noise=0.1,
-            dropout=0.3,
-            hidden_layer_size=8,
-            random_state=0,
-            device="cpu",
-        )
-
-    def fit(scorer):
-        return scorer.fit(X, y).scores_
-
-    alone = fit(make())
-    for scores in run_in_threads(make, fit):
-        np.testing.assert_array_equal(scores, alone)
+def test_limit_threads_none_governs_and_an_int_fixes_the_count(monkeypatch):
+    before = torch.get_num_threads()
+    calls = []
+    monkeypatch.setattr(ThreadGovernor, "retune", lambda self: calls.append(self))
+    with limit_threads(None):
+        retune_threads()
+        with limit_threads(None):  # nested: the same governor
+            retune_threads()
+        with limit_threads(1):  # a fixed count is not adjusted
+            retune_threads()
+            assert torch.get_num_threads() == 1
+        retune_threads()
+    retune_threads()  # outside any fit: nothing to adjust
+    assert len(calls) == 3 and calls[0] is calls[1] is calls[2]
+    assert torch.get_num_threads() == before
 
 
-def test_temi_labels_are_the_same_in_threads_and_alone():
-    fit = lambda c: c.fit(X).labels_  # noqa: E731
-    alone = fit(temi())
-    for labels in run_in_threads(temi, fit):
-        np.testing.assert_array_equal(labels, alone)
-
-
-def test_fit_leaves_the_global_torch_rng_alone():
-    torch.manual_seed(123)
-    expected = torch.rand(5)
-    torch.manual_seed(123)
-    elfs().fit(X)
-    temi().fit(X)
-    np.testing.assert_array_equal(torch.rand(5), expected)
+def test_scores_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 32)).astype(np.float32)
+    y = rng.integers(20, size=3000)
+    scores = [
+        DynamicsScorer(epochs=3, random_state=0, n_jobs=n_jobs).fit(X, y).all_scores_
+        for n_jobs in (1, 2)
+    ]
+    for name in scores[0]:
+        np.testing.assert_array_equal(scores[0][name], scores[1][name], err_msg=name)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._threads import retune_threads
 from .._utils import progress, rows_to_device
 
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
@@ -106,6 +107,7 @@ def _lloyd_passes(blocks, centers, max_iter, bar=None, reduce=None):
         # Summed on the device: one host sync per pass, not one per block.
         parts, total = [], torch.zeros((), dtype=torch.float64, device=centers.device)
         for block in blocks:
+            retune_threads()
             dist = half_sq[None, :] - block @ centers.T
             best_d, best = dist.min(dim=1)
             total += 2.0 * best_d.double().sum() + (block * block).double().sum()

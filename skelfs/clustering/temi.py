@@ -9,13 +9,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import validate_data
 
+from .._threads import limit_threads, retune_threads
 from .._utils import (
     FLOAT_DTYPES,
     atomic_fit,
     check_n_clusters,
     column_moments,
     draw_seed,
-    limit_threads,
     progress,
     reject_sparse,
     resolve_device,
@@ -174,7 +174,8 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the heads train; "auto" uses CUDA when available.
     n_jobs : int or None, default=None
-        torch threads while fitting (None leaves torch's setting).
+        torch threads while fitting. None: torch's configured count at most, fewer
+        while other processes keep cores busy; an int fixes the count.
     random_state : int, RandomState instance or None, default=None
         Seeds the neighbour search, initialisation, shuffling and pair draws; the same
         seed gives the same labels on CPU.
@@ -381,6 +382,7 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                 perm = torch.randperm(n, generator=cpu_gen).numpy()
                 epoch_loss = torch.zeros(H, dtype=torch.float64)
                 for start in range(0, n, batch):
+                    retune_threads()
                     rows = np.sort(perm[start : start + batch])
                     pick = torch.randint(nn_t.shape[1], (rows.size,), generator=cpu_gen)
                     partners = nn_t[torch.from_numpy(rows), pick].numpy()

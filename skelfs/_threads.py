@@ -1,0 +1,154 @@
+"""Thread counts during a fit: a fixed cap (``n_jobs``), or the cores others leave idle.
+
+torch's OpenMP threads spin-wait at the end of every parallel region. When another
+busy process holds one of the cores, a thread that waits spins on the core its partner
+needs, and a fit on 2 cores beside one busy process ran 2.5-3x slower instead of the
+2x that losing a core explains (docs/benchmarks.md, "Under load"). So with
+``n_jobs=None`` a :class:`ThreadGovernor` watches how much CPU the *other* processes
+use on the cores this process may run on, and keeps torch at the number of cores they
+leave idle (never more than torch's configured count). The long loops (proxy
+epochs, k-means passes, the beta probes) call :func:`retune_threads` between steps;
+it re-measures at most every :data:`RETUNE_SECONDS`. Results do not depend on the
+thread count (the dynamics are bitwise identical with 1 and 2 threads), only the time
+does. A passive OpenMP wait policy would avoid the spinning too, but it must be set
+before torch starts and cost 24% on an idle machine (measured).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import numbers
+import os
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+#: Shortest interval between two measurements; shorter ones are mostly noise.
+RETUNE_SECONDS = 0.5
+#: Other processes' CPU use is rounded up from this fraction of a core: a core they
+#: keep 30% busy is left to them, since a spinning thread would fight them for it.
+_BUSY_FRACTION = 0.3
+
+_ACTIVE = contextvars.ContextVar("skelfs_thread_governor", default=None)
+
+
+def _cpu_seconds(cpus):
+    """Busy seconds (all processes) summed over ``cpus``, from /proc/stat; None elsewhere."""
+    try:
+        with open("/proc/stat") as fh:
+            lines = [line.split() for line in fh if line.startswith("cpu")]
+    except OSError:
+        return None
+    busy = 0
+    for fields in lines:
+        name = fields[0]
+        if name == "cpu" or int(name[3:]) not in cpus:
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+        busy += user + nice + system + irq + softirq + steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class ThreadGovernor:
+    """Keeps torch at as many threads as the other processes leave cores idle.
+
+    The first :meth:`retune` records the ceiling (torch's thread count then); each later
+    one, at least ``RETUNE_SECONDS`` after the previous measurement, sets
+    ``min(ceiling, cores idle of others)``, at least 1. :meth:`restore` puts the ceiling
+    back.
+    """
+
+    def __init__(self):
+        self.cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        self.ceiling = None
+        self._last = None
+
+    def _sample(self):
+        machine = _cpu_seconds(self.cpus)
+        return None if machine is None else (time.monotonic(), machine, time.process_time())
+
+    def others_busy(self, previous, now):
+        """Cores' worth of CPU the other processes used between two samples."""
+        wall = now[0] - previous[0]
+        return max(0.0, (now[1] - previous[1]) - (now[2] - previous[2])) / wall
+
+    def retune(self):
+        import torch
+
+        if self.ceiling is None:
+            self.ceiling = torch.get_num_threads()
+        if not self.cpus:
+            return
+        if self._last is None:
+            self._last = self._sample()
+            return
+        now = time.monotonic()
+        if now - self._last[0] < RETUNE_SECONDS:
+            return
+        sample = self._sample()
+        if sample is None:
+            return
+        others = self.others_busy(self._last, sample)
+        self._last = sample
+        idle = len(self.cpus) - math.floor(others + 1.0 - _BUSY_FRACTION)
+        threads = max(1, min(self.ceiling, idle))
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
+    def restore(self):
+        if self.ceiling is not None:
+            import torch
+
+            torch.set_num_threads(self.ceiling)
+
+
+def retune_threads():
+    """Between steps of a long loop: let the active governor (if any) adjust torch's threads."""
+    governor = _ACTIVE.get()
+    if governor is not None:
+        governor.retune()
+
+
+@contextmanager
+def limit_threads(n_jobs):
+    """Run the body with at most ``n_jobs`` threads in torch and in BLAS/OpenMP pools.
+
+    ``None``: torch's configured count (inside joblib's worker processes that is one) is
+    the ceiling, and a :class:`ThreadGovernor` lowers it while other processes keep
+    cores busy (an enclosing ``None`` block's governor is reused). ``-1`` means all
+    cores; an int fixes the count. The previous torch setting is restored.
+    """
+    if n_jobs is None:
+        if _ACTIVE.get() is not None:
+            yield
+            return
+        governor = ThreadGovernor()
+        token = _ACTIVE.set(governor)
+        try:
+            yield
+        finally:
+            _ACTIVE.reset(token)
+            governor.restore()
+        return
+    import torch
+    from joblib import effective_n_jobs
+    from threadpoolctl import threadpool_limits
+
+    if (
+        isinstance(n_jobs, (bool, np.bool_))
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
+        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
+    n_threads = effective_n_jobs(int(n_jobs))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    token = _ACTIVE.set(None)  # a fixed count is not adjusted
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        _ACTIVE.reset(token)
+        torch.set_num_threads(previous)
