@@ -251,11 +251,11 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         scores = scorer.fit(X, labels).scores_
         np.save(f"{stem}_scores.npy", scores)
         k = np.unique(labels).size
-        flops = 4.0 * n * d * k * scorer.epochs
+        flops = 4.0 * n * d * k * scorer.epochs_
         out["train_s"] = train_time[0]
         out["gflops"] = flops / train_time[0] / 1e9
         out["detail"] = (
-            f"K={k}, epochs={scorer.epochs}, batch={scorer.batch_size}, "
+            f"K={k}, epochs={scorer.epochs_}, batch={scorer.batch_size}, "
             f"train acc {scorer.train_accuracy_:.3f}"
         )
     elif stage == "auto_beta":

@@ -439,6 +439,33 @@ def release_pages(X, start=0, stop=None):
         pass
 
 
+class PageReleaser:
+    """Release a memory map's pages after about ``max_bytes`` of random row reads.
+
+    Reads of scattered rows (a shuffled epoch, mini-batches) leave every page they touch
+    resident, so over an epoch the whole map enters the process's RSS. ``read(n_rows)``
+    counts the pages such reads may have touched (at least one per row) and calls
+    :func:`release_pages` on the whole map once they reach ``max_bytes``; re-reading a
+    released page then costs a minor fault from the page cache. A no-op for arrays that
+    are not shared file maps.
+    """
+
+    def __init__(self, X, max_bytes=2**30):
+        self.X = X
+        self.active = _shared_file_map(X) is not None
+        self.row_bytes = max(X.strides[0], mmap.PAGESIZE) if self.active else 0
+        self.max_bytes = max_bytes
+        self.touched = 0
+
+    def read(self, n_rows):
+        if not self.active:
+            return
+        self.touched += n_rows * self.row_bytes
+        if self.touched >= self.max_bytes:
+            release_pages(self.X)
+            self.touched = 0
+
+
 # Elements per block when streaming column statistics (bounds the float64 working copy).
 _MOMENT_BLOCK_ELEMENTS = 2**16
 

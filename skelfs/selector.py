@@ -38,7 +38,7 @@ from ._validation import (
 from .base import BaseSelector
 from .clustering import DeepClusterer, KMeansClusterer
 from .coverage import auto_bandwidth, similarity_graph
-from .dynamics import SCORES, DynamicsScorer
+from .dynamics import SCORES, DynamicsScorer, auto_epochs
 from .neighbors import kneighbors
 from .pruning import SAMPLING_MODES, DoubleEndPruner
 
@@ -390,7 +390,7 @@ def _fit_stages(clusterer, scorer, Z):
             stages.start("proxy training dynamics", "skipped: a single pseudo-label cluster")
         return clusterer, None, labels, np.zeros(Z.shape[0])
     if stages is not None:
-        stages.start("proxy training dynamics", _describe_scorer(scorer, n_labels))
+        stages.start("proxy training dynamics", _describe_scorer(scorer, n_labels, Z.shape[0]))
     scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
     return clusterer, scorer, labels, scores
 
@@ -405,9 +405,11 @@ def _describe_clusterer(clusterer, n_samples):
     return f"{kind}, {clusters} of {n_samples} rows"
 
 
-def _describe_scorer(scorer, n_labels):
+def _describe_scorer(scorer, n_labels, n_samples):
     """The difficulty stage in words, e.g. "aum from a linear head, 20 epochs, ..."."""
     params = scorer.get_params()
+    if "epochs" in params and "batch_size" in params:
+        params["epochs"] = auto_epochs(params["epochs"], n_samples, params["batch_size"])
     if "difficulty" not in params or "epochs" not in params:
         return f"{type(scorer).__name__} on {n_labels} pseudo-labels"
     hidden = params.get("hidden_layer_size")

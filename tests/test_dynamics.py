@@ -226,3 +226,29 @@ def test_chunked_training_records_every_row_once_per_epoch(monkeypatch):
         rows = torch.cat([idx for idx, _ in chunks]).numpy()
         np.testing.assert_array_equal(np.sort(rows), np.arange(1000))
         np.testing.assert_array_equal(torch.cat([yy for _, yy in chunks]).numpy(), labels[rows])
+
+
+@pytest.mark.parametrize(
+    "n, batch_size, expected",
+    [(10_000, 256, 20), (25_600, 256, 20), (51_200, 256, 10), (102_400, 256, 5), (10**7, 256, 5)],
+)
+def test_auto_epochs_trains_about_2000_steps_in_5_to_20_epochs(n, batch_size, expected):
+    from skelfs.dynamics import auto_epochs
+
+    assert auto_epochs("auto", n, batch_size) == expected
+    assert auto_epochs(7, n, batch_size) == 7
+
+
+def test_epochs_auto_is_the_default_and_recorded_in_epochs_():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6000, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    small = DynamicsScorer(random_state=0).fit(X[:500], y[:500])
+    assert DynamicsScorer().epochs == "auto" and small.epochs_ == 20
+    # 6000 rows at batch 16 are 375 steps an epoch: 6 epochs reach 2000 steps.
+    large = DynamicsScorer(batch_size=16, random_state=0).fit(X, y)
+    assert large.epochs_ == 6
+    fixed = DynamicsScorer(batch_size=16, epochs=6, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(large.scores_, fixed.scores_)
+    with pytest.raises(TypeError, match="'auto'"):
+        DynamicsScorer(epochs="many").fit(X, y)

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 import skelfs.clustering.kmeans as kmeans_module
 from skelfs import DoubleEndPruner, DynamicsScorer, ELFSSelector, KMeansClusterer
 from skelfs._utils import column_moments, release_pages
+from skelfs.dynamics import chunk_rows
 from skelfs.selector import _auto_beta
 
 # 26 MB as float32. Just above the 50k-row threshold, so the default k-means streams and
@@ -91,7 +92,9 @@ def fits(pool32, inputs):
     The memory map runs the default beta="auto" (its probes read held-out and selected
     rows of X); the others a fixed beta, which keeps the module fast.
     """
-    _selector().fit(pool32[:3000])  # imports torch and fills caches outside the measurement
+    # Imports torch (and, through the beta probes' optimiser, torch._dynamo: 40 MB of
+    # module objects that tracemalloc would count) and fills caches before measuring.
+    _selector(beta="auto").fit(pool32[:3000])
     out = {"float32 C": (None, _selector().fit(pool32))}  # the reference, not traced
     for kind, X in inputs.items():
         if kind != "float32 C":
@@ -163,7 +166,8 @@ def test_torch_only_receives_mini_batches(pool32, monkeypatch):
     X = np.asfortranarray(pool32.astype(np.float64))
     y = np.arange(N) % 6
     DynamicsScorer(epochs=1, batch_size=512, n_jobs=1).fit(X, y)
-    assert 0 < largest[0] <= max(512 * D, N)  # one batch, or an O(n) vector (labels)
+    # One chunk of batches (skelfs.dynamics.chunk_rows), or an O(n) vector (labels).
+    assert 0 < largest[0] <= max(chunk_rows(512, 6) * D, N)
 
 
 def test_kmeans_streams_float16_without_upcast(pool32, inputs, monkeypatch):
@@ -280,6 +284,53 @@ def test_release_pages_drops_a_read_memmap_from_the_resident_set(tmp_path):
     after = _resident_bytes()
     assert before - half > 15e6 and half - after > 15e6
     assert float(X.sum(dtype=np.float64)) == total  # read back unchanged
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
+)
+def test_proxy_training_keeps_a_memmap_out_of_the_resident_set(tmp_path, monkeypatch):
+    # Shuffled epochs touch every page of the map; PageReleaser drops them as it goes,
+    # so the map's resident pages stay near its byte budget, not the 40 MB map.
+    from skelfs import dynamics
+    from skelfs._utils import PageReleaser
+
+    path = tmp_path / "pool.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((10_000, 1000), dtype=np.float32))
+    X = np.load(path, mmap_mode="r")
+    y = np.arange(10_000) % 5
+    peak = {"rss": 0}
+    original_update = dynamics._RunningDynamics.update
+
+    def watching_update(self, *args, **kwargs):
+        peak["rss"] = max(peak["rss"], _mapped_resident_bytes(path))
+        return original_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(dynamics._RunningDynamics, "update", watching_update)
+    scores = {}
+    for budget in (4 * 2**20, 2**40):
+        monkeypatch.setattr(dynamics, "PageReleaser", lambda X, b=budget: PageReleaser(X, b))
+        peak["rss"] = 0
+        scorer = DynamicsScorer(epochs=2, batch_size=500, n_jobs=1, random_state=0)
+        scores[budget] = scorer.fit(X, y).scores_
+        if budget < 2**30:
+            assert peak["rss"] < 25e6  # the budget plus one chunk's pages
+        else:
+            assert peak["rss"] > 35e6  # without releases the whole map stays resident
+    np.testing.assert_array_equal(*scores.values())  # same values either way
+
+
+def _mapped_resident_bytes(path):
+    """Resident bytes of this process's mappings of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header
+                inside = fields[-1] == str(path)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total
 
 
 def test_release_pages_keeps_changes_to_writable_and_copy_on_write_maps(tmp_path):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .._threads import retune_threads
-from .._utils import progress, rows_to_device
+from .._utils import progress, release_pages, rows_to_device
 
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
 # (sum of squared distances to the nearest centre) by less than this fraction.
@@ -153,4 +153,5 @@ def _assign_blocks(X, centers):
             2.0 * dist[np.arange(best.size), best].sum(dtype=np.float64)
             + np.einsum("ij,ij->", block, block, dtype=np.float64)
         )
+        release_pages(X, start, start + _ASSIGN_BLOCK)  # each pass reads a block once
     return labels, inertia

@@ -13,6 +13,7 @@ from sklearn.utils.validation import validate_data
 
 from .._utils import (
     FLOAT_DTYPES,
+    PageReleaser,
     atomic_fit,
     check_n_clusters,
     draw_seed,
@@ -249,6 +250,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         )
         labels, inertia = _assign_blocks(X, centers)
         n_iter = 0
+        pages = PageReleaser(X)
         bar = progress(None, f"k-means K={k}, passes over {n} rows", self.verbose)
         try:
             for n_iter in range(1, self.max_iter + 1):
@@ -257,6 +259,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                     # Sorted rows read a memory map front to back; the batch stays random.
                     rows = np.sort(order[start : start + batch])
                     mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
+                    pages.read(rows.size)
                 centers = mbk.cluster_centers_
                 previous = inertia
                 labels, inertia = _assign_blocks(X, centers)

@@ -49,7 +49,7 @@ from .._utils import (
     torch_generators,
 )
 from ..clustering import _device_blocks, _kmeans_plus_plus, _lloyd_passes
-from ..dynamics import DynamicsScorer, _build_head, _RunningDynamics
+from ..dynamics import DynamicsScorer, _build_head, _RunningDynamics, auto_epochs
 from ..pruning import _SPLITS, DoubleEndPruner, water_fill
 from ..selector import AUTO_BETA_MAX_ROWS, MAX_AUTO_CLUSTERS, _auto_beta, _clone_component
 from ._comm import Comm
@@ -158,6 +158,7 @@ def sharded_dynamics(
     else:
         mean, std = np.zeros(d), np.ones(d)
     steps = -(-layout.n_total // p["batch_size"])
+    p["epochs"] = auto_epochs(p["epochs"], layout.n_total, p["batch_size"])  # on all rows
     # Rows every worker contributes to step j (np.array_split's chunk sizes): the step's
     # global batch, by which the summed loss is divided.
     base, extra = layout.counts // steps, layout.counts % steps
