@@ -84,12 +84,15 @@ SETTINGS = {
 
 
 # -- data ---------------------------------------------------------------------------------
-def data_path(workdir, n, d, seed):
-    return Path(workdir) / f"emb_n{n}_d{d}_s{seed}.npy"
+def data_path(workdir, n, d, seed, dtype="float32"):
+    suffix = "" if dtype == "float32" else f"_{dtype}"
+    return Path(workdir) / f"emb_n{n}_d{d}_s{seed}{suffix}.npy"
 
 
-def make_embeddings(path, n, d, *, seed=0, n_clusters=100, latent_dim=16, chunk=65536):
-    """Write ``n`` clustered, L2-normalised float32 rows to ``path`` chunk by chunk.
+def make_embeddings(
+    path, n, d, *, seed=0, n_clusters=100, latent_dim=16, chunk=65536, dtype="float32"
+):
+    """Write ``n`` clustered, L2-normalised rows (``dtype``) to ``path`` chunk by chunk.
 
     Chunk ``c`` draws from ``default_rng([seed, c])``, so the file depends only on
     (n, d, seed, n_clusters, latent_dim, chunk), and memory stays ``O(chunk * d)``.
@@ -98,7 +101,7 @@ def make_embeddings(path, n, d, *, seed=0, n_clusters=100, latent_dim=16, chunk=
     centres = rng.standard_normal((n_clusters, d), dtype=np.float32) / np.sqrt(d)
     bases = rng.standard_normal((n_clusters, latent_dim, d), dtype=np.float32) / np.sqrt(d)
     tmp = Path(str(path) + ".part")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=(n, d))
     for c, start in enumerate(range(0, n, chunk)):
         crng = np.random.default_rng([seed, c])
         m = min(chunk, n - start)
@@ -118,12 +121,12 @@ def make_embeddings(path, n, d, *, seed=0, n_clusters=100, latent_dim=16, chunk=
     os.replace(tmp, path)
 
 
-def ensure_data(workdir, n, d, seed):
-    path = data_path(workdir, n, d, seed)
+def ensure_data(workdir, n, d, seed, dtype="float32"):
+    path = data_path(workdir, n, d, seed, dtype)
     if not path.exists():
         Path(workdir).mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        make_embeddings(path, n, d, seed=seed)
+        make_embeddings(path, n, d, seed=seed, dtype=dtype)
         print(f"  generated {path} in {time.perf_counter() - t0:.1f} s", flush=True)
     return path
 

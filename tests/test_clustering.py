@@ -257,3 +257,31 @@ def test_selector_hands_its_device_to_kmeans():
     X, _ = make_blobs(300, centers=3, n_features=5, random_state=0)
     sel = ELFSSelector(budget=30, device="cpu", random_state=0).fit(X)
     assert sel.clusterer_.device == "cpu"
+
+
+def test_kmeans_n_init_auto_restarts_only_where_restarts_cluster_every_row(monkeypatch):
+    import skelfs.clustering._kernels as kernels
+    import skelfs.clustering.kmeans as kmeans_module
+    from skelfs import KMeansClusterer
+
+    restarts = []
+
+    class CountingKMeans(kmeans_module.KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            restarts.append(self.n_init)
+            return super().fit(X, y, sample_weight)
+
+    seeding = kernels._kmeans_plus_plus
+    monkeypatch.setattr(kmeans_module, "KMeans", CountingKMeans)
+    monkeypatch.setattr(kernels, "_kmeans_plus_plus", lambda *a: restarts.append(1) or seeding(*a))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 8)).astype(np.float32)
+    assert KMeansClusterer().n_init == "auto"
+    for algorithm, expected in (("lloyd", 3), ("minibatch", 1), ("torch", 1)):
+        restarts.clear()
+        auto = KMeansClusterer(5, algorithm=algorithm, batch_size=256, random_state=0).fit(X)
+        assert sum(restarts) == expected, algorithm
+        fixed = KMeansClusterer(
+            5, algorithm=algorithm, n_init=expected, batch_size=256, random_state=0
+        ).fit(X)
+        np.testing.assert_array_equal(auto.labels_, fixed.labels_, err_msg=algorithm)
