@@ -440,7 +440,8 @@ def release_pages(X, start=0, stop=None):
 
 
 class PageReleaser:
-    """Release a memory map's pages after about ``max_bytes`` of random row reads.
+    """Release a memory map's pages after about ``max_bytes`` (default: a quarter of
+    the machine's memory) of random row reads.
 
     Reads of scattered rows (a shuffled epoch, mini-batches) leave every page they touch
     resident, so over an epoch the whole map enters the process's RSS. ``read(n_rows)``
@@ -450,8 +451,10 @@ class PageReleaser:
     are not shared file maps.
     """
 
-    def __init__(self, X, max_bytes=2**30):
+    def __init__(self, X, max_bytes=None):
         self.X = X
+        if max_bytes is None:  # a quarter of RAM: a map that fits is never re-read
+            max_bytes = max(2**30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
         self.active = _shared_file_map(X) is not None
         self.row_bytes = max(X.strides[0], mmap.PAGESIZE) if self.active else 0
         self.max_bytes = max_bytes
