@@ -66,7 +66,8 @@ BUDGET = 0.1
 SETTINGS = {
     "default": (
         {},
-        "ELFSSelector(budget=0.1): k-means n_init=3, 20 epochs of batch 256, beta='auto'",
+        "ELFSSelector(budget=0.1): k-means n_init='auto' (1 restart above 50k rows), "
+        "epochs='auto' (5 from 102,400 rows) of batch 256, beta='auto'",
     ),
     "proposed": (
         {"scorer": ("DynamicsScorer", {"epochs": 5, "batch_size": 1024})},
