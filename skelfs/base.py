@@ -28,6 +28,7 @@ from ._utils import (
     check_embeddings,
     reject_sparse,
     resolve_budget,
+    streamed_finite_check,
     take_rows,
 )
 from ._validation import NO_VALIDATION, Seed, ValidatedParamsMixin
@@ -220,14 +221,15 @@ class BaseSelector(ValidatedParamsMixin, BaseEstimator):
             from .io import frame_to_matrix
 
             X = frame_to_matrix(frame)
-        X = validate_data(
-            self,
-            X,
-            dtype=list(FLOAT_DTYPES),
-            copy=False,
-            ensure_min_samples=2,
-            ensure_all_finite=True,
-        )
+        with streamed_finite_check(X):
+            X = validate_data(
+                self,
+                X,
+                dtype=list(FLOAT_DTYPES),
+                copy=False,
+                ensure_min_samples=2,
+                ensure_all_finite=True,
+            )
         if frame is not None:
             _check_feature_names(self, frame, reset=True)
         return as_compute_dtype(X)

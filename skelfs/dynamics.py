@@ -39,6 +39,7 @@ from ._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+    streamed_finite_check,
     torch_generators,
 )
 from ._validation import (
@@ -395,7 +396,10 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         """
         self._validate_params()
         reject_sparse(X)
-        X, y = validate_data(self, X, y, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
+        with streamed_finite_check(X):
+            X, y = validate_data(
+                self, X, y, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2
+            )
         y = column_or_1d(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if classes.size < 2:

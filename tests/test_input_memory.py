@@ -354,3 +354,24 @@ def test_release_pages_ignores_in_memory_arrays():
     X = np.ones((100, 8), dtype=np.float32)
     release_pages(X)  # nothing to release: no error, no change
     assert X.sum() == 800
+
+
+def test_float16_finite_check_streams_and_still_rejects_nan_and_inf(tmp_path):
+    # scikit-learn's check sums float16 in float16 (overflow: inf) and then builds two
+    # boolean arrays of X's shape; skelfs checks block by block in float64 instead.
+    from skelfs._utils import check_embeddings
+
+    X16 = np.full((20_000, 64), 60_000, dtype=np.float16)  # finite; its float16 sum is not
+    peak = _peak_bytes(lambda: check_embeddings(X16))
+    assert peak < 0.25 * X16.size  # a boolean array of X's shape is X.size bytes
+    for bad, message in ((np.nan, "X contains NaN"), (np.inf, "X contains infinity")):
+        Y = X16.copy()
+        Y[12_345, 7] = bad
+        with pytest.raises(ValueError, match=message):
+            check_embeddings(Y)
+        path = tmp_path / f"bad_{message[-3:]}.npy"
+        np.save(path, Y.astype(np.float32))
+        with pytest.raises(ValueError, match=message):
+            ELFSSelector(budget=0.1).fit(np.load(path, mmap_mode="r"))
+    with pytest.raises(ValueError, match="contains NaN"):  # in-memory float32: sklearn's own
+        KMeansClusterer(2).fit(np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]], np.float32))

@@ -20,6 +20,7 @@ from .._utils import (
     progress,
     reject_sparse,
     resolve_device,
+    streamed_finite_check,
 )
 from .._validation import (
     Check,
@@ -181,7 +182,8 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         reject_sparse(X)
         # float16 stays float16 here (the Lloyd path upcasts its <= 50k rows, the streamed
         # path one batch at a time); memory maps stay on disk.
-        X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
+        with streamed_finite_check(X):
+            X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
         k_scores = {}
         if self.n_clusters is None:

@@ -20,6 +20,7 @@ from .._utils import (
     reject_sparse,
     resolve_device,
     rows_to_device,
+    streamed_finite_check,
     torch_generators,
 )
 from .._validation import (
@@ -302,7 +303,8 @@ class DeepClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
 
         self._validate_params()
         reject_sparse(X)
-        X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
+        with streamed_finite_check(X):
+            X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         n, d = X.shape
         device = resolve_device(self.device)
         rng = np.random.RandomState(draw_seed(self.random_state))
