@@ -1,25 +1,39 @@
-"""ELFS over shards (skelfs.distributed) against one process, and a projection to 100M-1B rows.
+"""Selection over shards (skelfs.distributed) against one process, and a projection to 100M-1B
+rows.
 
 Data: the synthetic clustered float32 embeddings of ``benchmarks/scale.py`` (same generator,
 same files), cut into ``--shards`` ``.npy`` shards in ``WORKDIR/shards_n{n}_d{d}/``. Each run
-is a fresh process and selects ``--budget`` of the pool with the defaults:
+is a fresh process and selects ``--budget`` of the pool with the defaults of ``--method``
+(``elfs`` or ``facility_location``):
 
-``one process``      ``ELFSSelector(budget=...)`` on the memory map (the reference);
-``select_shard``     ``skelfs.distributed.select_shard`` in one process on the memory map:
-                     the sharded stage code without collectives;
+``one process``      ``ELFSSelector`` / ``FacilityLocationSelector`` on the memory map (the
+                     reference);
+``select_shard``     (ELFS) ``skelfs.distributed.select_shard`` in one process on the memory
+                     map: the sharded stage code without collectives;
 ``ray N workers``    ``skelfs.distributed.select`` on a local Ray cluster (Ray start-up
                      included, and also timed on its own), N CPU workers on the shards.
 
-Wall time is the child's, end to end. Peak RSS is reported for the single-process runs
-(``ru_maxrss``); Ray workers are not children of the driver, so theirs is not measured.
+Wall time is the child's, end to end. Peak RSS: the child's (``ru_maxrss``) for the
+single-process runs; for Ray, each worker's own ``ru_maxrss``, measured inside the worker
+and returned through Ray Train's metrics (``select(..., return_metrics=True)``), and the
+driver's.
+
+Facility location's quality against one process, on ``--probe`` rows drawn at random:
+the recall of each run's kNN lists against an exact search of those rows over the whole
+pool, and the objective ``F(S) = sum_i max_{j in S} sim(i, j)`` of each selection on the
+exact 20-NN graph, estimated from the probe rows (n / m times their sum; the same rows
+for every selection, so the ratio is what matters).
+
 Then the projection: bytes read, all-reduce and gather sizes, memory per worker, and
 wall time for 100M and 1B rows of 384-d float16 on N GPUs, with the arithmetic printed
 next to every figure (assumptions stated; nothing there is measured).
 
-Command (results in docs/distributed.md)::
+Commands (results in docs/distributed.md)::
 
     flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/distributed.py \
         --n 1000000 --shards 8 --workers 1 2
+    flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/distributed.py \
+        --n 200000 --shards 4 --workers 1 2 --method facility_location
 """
 
 from __future__ import annotations
@@ -39,6 +53,8 @@ sys.path.insert(0, str(HERE))
 
 from scale import ensure_data  # noqa: E402  (the data generator of the scale benchmark)
 
+from skelfs._utils import resolve_device  # noqa: E402
+
 
 def make_shards(path, n_shards):
     """Cut the memory map at ``path`` into ``n_shards`` .npy files (reused when present)."""
@@ -56,15 +72,20 @@ def _edges(n, k):
     return e[:-1], e[1:]
 
 
-def child(kind, data, budget, workers):
+def child(method, kind, data, budget, workers, out):
     import skelfs
+    from skelfs.baselines.facility_location import FacilityLocationSelector
     from skelfs.distributed import select, select_shard
 
     t0 = time.perf_counter()
     extra = {}
     if kind == "one_process":
         X = np.load(data, mmap_mode="r")
-        rows = skelfs.ELFSSelector(budget=budget, random_state=0).fit(X).get_support(indices=True)
+        if method == "elfs":
+            selector = skelfs.ELFSSelector(budget=budget, random_state=0)
+        else:
+            selector = FacilityLocationSelector(budget=budget, random_state=0)
+        rows = selector.fit(X).get_support(indices=True)
     elif kind == "select_shard":
         rows = select_shard(np.load(data, mmap_mode="r"), budget=budget, random_state=0)
     else:
@@ -72,16 +93,63 @@ def child(kind, data, budget, workers):
 
         ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
         extra["ray_start_s"] = time.perf_counter() - t0
-        rows = select(str(Path(data) / "*.npy"), budget=budget, num_workers=workers)
+        probe = _probe_rows(sum(np.load(p, mmap_mode="r").shape[0] for p in _shards(data)))
+        rows, metrics = select(
+            str(Path(data) / "*.npy"),
+            method=method,
+            budget=budget,
+            num_workers=workers,
+            return_metrics=True,
+            _probe_rows=probe if method == "facility_location" else None,
+        )
+        if "probe_neighbors" in metrics:
+            np.save(Path(out).with_suffix(".probe.npy"), metrics.pop("probe_neighbors"))
+        extra.update(metrics, stage_seconds=metrics.pop("seconds"))
     seconds = time.perf_counter() - t0
+    np.save(out, rows)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"seconds": seconds, "peak_rss": rss, "n": int(rows.size), **extra}))
 
 
-def run_child(kind, data, budget, workers):
-    cmd = [sys.executable, __file__, "--child", kind, str(data), str(budget), str(workers)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _shards(folder):
+    return sorted(Path(folder).glob("*.npy"))
+
+
+PROBE_SEED = 12345
+
+
+def _probe_rows(n, m=2000):
+    """The rows whose neighbours and coverage are compared (sorted, the same every run)."""
+    return np.sort(np.random.default_rng(PROBE_SEED).choice(n, size=min(m, n), replace=False))
+
+
+def run_child(method, kind, data, budget, workers, out):
+    cmd = [sys.executable, __file__, "--child", method, kind, str(data), str(budget)]
+    cmd += [str(workers), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def probe_quality(path, selections, probes, k=20):
+    """Recall of kNN lists and estimated objective ratios on the probe rows (see above)."""
+    from skelfs.neighbors import _exact_search_rows
+
+    X = np.load(path, mmap_mode="r")
+    rows = _probe_rows(X.shape[0])
+    distances, indices = _exact_search_rows(X, rows, k, 4096, resolve_device("cpu"))
+    out = {}
+    for name, selected in selections.items():
+        chosen = np.zeros(X.shape[0], dtype=bool)
+        chosen[selected] = True
+        sims = np.where(chosen[indices], np.clip(1.0 - distances, 0.0, None), 0.0)
+        served = np.where(chosen[rows], 1.0, sims.max(axis=1))
+        out[name] = {"objective": float(served.sum()) * X.shape[0] / rows.size}
+        if name in probes:  # (probe id, neighbour ids...) from the run's own graph
+            theirs = probes[name]
+            assert np.array_equal(theirs[:, 0], rows)
+            found = (theirs[:, 1:, None] == indices[:, None, :]).any(axis=2)
+            out[name]["recall"] = float(found.sum() / indices.size)
+    return out
 
 
 # ------------------------------------------------------------------------- projection
@@ -162,34 +230,66 @@ def main(argv=None):
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--budget", type=float, default=0.1)
+    ap.add_argument("--method", choices=("elfs", "facility_location"), default="elfs")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/skelfs_scale"))
     ap.add_argument("--skip", nargs="*", default=[], help="runs to skip: one_process select_shard")
-    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--no-projection", action="store_true", help="measure only")
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        kind, data, budget, workers = args.child
-        return child(kind, data, float(budget), int(workers))
+        method, kind, data, budget, workers, out = args.child
+        return child(method, kind, data, float(budget), int(workers), out)
 
     path = ensure_data(args.workdir, args.n, args.dim, 0)
     shards = make_shards(path, args.shards)
     data_gb = args.n * args.dim * 4 / 1e9
-    print(f"## {args.n} x {args.dim} float32 ({data_gb:.2f} GB), {args.shards} shards\n")
-    print("| run | seconds | peak RSS (GB) | RSS / data | note |\n|---|---|---|---|---|")
-    runs = [("one_process", path, 0), ("select_shard", path, 0)]
+    what = f"{args.n} x {args.dim} float32 ({data_gb:.2f} GB), {args.shards} shards"
+    print(f"## {args.method}: {what}\n")
+    print("| run | seconds | peak RSS (GB) | RSS / data | per worker: peak RSS (GB), rows | note |")
+    print("|---|---|---|---|---|---|")
+    runs = [("one_process", path, 0)]
+    if args.method == "elfs":
+        runs.append(("select_shard", path, 0))
     runs += [("ray", shards, w) for w in args.workers]
+    selections, probes = {}, {}
     for kind, data, workers in runs:
-        if kind in args.skip:
-            continue
-        r = run_child(kind, data, args.budget, workers)
         name = f"ray, {workers} worker{'s' * (workers > 1)}" if kind == "ray" else kind
+        out = args.workdir / f"selection_{args.method}_{kind}_{workers}_n{args.n}.npy"
+        if kind in args.skip:
+            if out.exists():  # the quality table compares with an earlier run's selection
+                selections[name] = np.load(out)
+            continue
+        r = run_child(args.method, kind, data, args.budget, workers, out)
+        selections[name] = np.load(out)
+        if out.with_suffix(".probe.npy").exists() and kind == "ray":
+            probes[name] = np.load(out.with_suffix(".probe.npy"))
+            out.with_suffix(".probe.npy").unlink()
+        rss = r["peak_rss"] / 1e9
+        note, per_worker = "", "-"
         if kind == "ray":
-            rss, note = "-", f"Ray start {r['ray_start_s']:.1f} s; {r['n']} rows"
-        else:
-            rss, note = f"{r['peak_rss'] / 1e9:.2f} | {r['peak_rss'] / 1e9 / data_gb:.2f}", ""
-            rss = rss.replace(" | ", "|")
-        cells = rss.split("|") if "|" in rss else [rss, "-"]
-        print(f"| {name} | {r['seconds']:.1f} | {cells[0]} | {cells[1]} | {note} |", flush=True)
+            per_worker = ", ".join(
+                f"{b / 1e9:.2f} GB, {rows}"
+                for b, rows in zip(r["peak_rss_per_worker"], r["rows_per_worker"])
+            )
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["stage_seconds"].items())
+            note = f"Ray start {r['ray_start_s']:.1f} s; driver; worker 0: {stages}"
+        print(
+            f"| {name} | {r['seconds']:.1f} | {rss:.2f} | {rss / data_gb:.2f} | {per_worker} "
+            f"| {note} |",
+            flush=True,
+        )
 
+    if args.method == "facility_location" and "one_process" in selections:
+        quality = probe_quality(path, selections, probes)
+        reference = quality["one_process"]["objective"]
+        print(f"\n## quality on {_probe_rows(args.n).size} probe rows (exact 20-NN)\n")
+        print("| run | kNN recall | objective / one process's |\n|---|---|---|")
+        for name, q in quality.items():
+            recall = f"{q['recall']:.4f}" if "recall" in q else "-"
+            print(f"| {name} | {recall} | {q['objective'] / reference:.4f} |")
+
+    if args.no_projection or args.method != "elfs":
+        return
     for rows, gpus in ((1e8, 8), (1e9, 64)):
         for batch in (256, 256 * gpus):
             print(f"\n## projection: {rows:.0e} x 384 float16 on {gpus} GPUs, batch {batch}\n")

@@ -119,6 +119,7 @@ def _worker(rank, world, init_file, paths, out, resume):
                 "ranking": r["ranking"],
                 "objective": r["objective"],
                 "rows_per_worker": r["rows_per_worker"],
+                "picks_per_worker": r["picks_per_worker"],
                 "ids": comm.gather(r["ids"]),
                 "neighbors": comm.gather(neighbors.ravel()).reshape(-1, neighbors.shape[1]),
             }
@@ -162,6 +163,9 @@ def test_two_workers_select_exactly_the_budget(runs, name):
     # Each worker holds about half of the rows after the exchange.
     assert runs[0][name]["rows_per_worker"].sum() == N_ROWS
     assert runs[0][name]["rows_per_worker"].min() >= 0.4 * N_ROWS
+    # Each worker ran its greedy for about its share of the budget, not the whole budget.
+    picks = runs[0][name]["picks_per_worker"]
+    assert BUDGET <= picks.sum() < 1.5 * BUDGET and picks.max() < BUDGET
 
 
 @pytest.mark.parametrize("name", ["separated", "generic"])

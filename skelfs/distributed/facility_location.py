@@ -18,7 +18,8 @@ work within clusters):
    ``exchange_bytes``), so that memory stays O(rows per worker).
 3. **kNN graph and greedy per worker**: each worker searches the kNN graph of its own
    rows (:func:`skelfs.neighbors.kneighbors`, the one-process selector's defaults), builds
-   the cosine similarity graph and runs the lazy greedy for up to ``budget`` picks.
+   the cosine similarity graph and runs the lazy greedy for about its share of the
+   ``budget`` picks, doubled while its last pick still makes the global cut (step 4).
 4. **Merge**: the graph has edges only within a worker's rows, so the objective is a sum
    of independent per-worker parts, and the greedy on the union picks exactly what
    merging the per-worker greedy sequences by gain picks (each part's gains do not depend
@@ -207,7 +208,9 @@ def _facility_location(
 
     Keys: ``ranking`` and ``gains`` (the global greedy's picks in order, on every
     worker), ``objective`` (of the selection on the sharded graph), ``rows_per_worker``
-    (after the exchange), ``n_partitions``, ``seconds`` (per stage, this worker), and
+    (after the exchange), ``n_partitions``, ``greedy_rounds`` (greedy runs on this
+    worker), ``picks_per_worker`` (greedy picks computed), ``seconds`` (per stage, this
+    worker), and
     this worker's graph: ``ids`` (global ids of its rows), ``distances``, ``indices``
     (positions in ``ids``).
     """
@@ -270,15 +273,9 @@ def _facility_location(
             stages.update()
         clock = time.perf_counter()
         n_local = ids.size
-        ranking = np.zeros(0, dtype=np.intp)
-        gains = np.zeros(0)
-        if n_local:
-            sim = similarity_graph(distances, indices.astype(np.intp), kernel="cosine")
-            ranking, gains, _ = greedy_coverage(
-                sim, min(n_select, n_local), verbose=verbose, desc="facility location greedy"
-            )
-            del sim
-        chosen = top_gains(gains, ids[ranking], n_select, comm)
+        ranking, gains, chosen, rounds = _merged_greedy(
+            distances, indices, ids, n_select, layout.n_total, comm, verbose
+        )
         picked_ids = comm.gather(ids[ranking][chosen])
         picked_gains = comm.gather(gains[chosen])
         order = np.lexsort((picked_ids, -picked_gains))
@@ -292,11 +289,50 @@ def _facility_location(
         "objective": float(picked_gains.sum()),
         "rows_per_worker": comm.per_worker(np.array(n_local, dtype=np.int64)),
         "n_partitions": P if world > 1 else 1,
+        "greedy_rounds": rounds,
+        "picks_per_worker": comm.per_worker(np.array(ranking.size, dtype=np.int64)),
         "seconds": seconds,
         "ids": ids,
         "distances": distances,
         "indices": indices,
     }
+
+
+def _merged_greedy(distances, indices, ids, n_select, n_total, comm, verbose):
+    """Each worker's greedy sequence, as long as needed, and the global top ``n_select``.
+
+    A worker computes about its share of the picks (``n_select`` times its share of the
+    rows, plus a margin) and doubles that while the last pick it computed is among the
+    global top ``n_select`` of all the computed picks; a worker whose last computed pick
+    is not cannot have more picks in the top (its later picks rank lower), and once no
+    worker has, the top of the computed picks is the top of the union. So no worker runs
+    the full ``n_select`` picks unless its rows need them.
+
+    Returns ``(ranking, gains, chosen, rounds)``: this worker's picks (positions in
+    ``ids``) and gains, the mask of those selected, and the number of greedy runs.
+    """
+    n_local = ids.size
+    sim = None
+    if n_local:
+        sim = similarity_graph(distances, indices.astype(np.intp), kernel="cosine")
+    want = min(n_local, int(np.ceil(1.25 * n_select * n_local / n_total)) + 16)
+    if not comm.distributed:
+        want = n_select  # FacilityLocationSelector's run, exactly
+    ranking, gains = np.zeros(0, dtype=np.intp), np.zeros(0)
+    rounds, computed = 0, 0 if n_local == 0 else -1
+    while True:
+        if want != computed:
+            ranking, gains, _ = greedy_coverage(
+                sim, want, verbose=verbose, desc="facility location greedy"
+            )
+            computed = want
+            rounds += 1
+        chosen = top_gains(gains, ids[ranking], n_select, comm)
+        more = computed < n_local and computed > 0 and bool(chosen[-1])
+        if not comm.sum(np.array([more], dtype=np.int64))[0]:
+            return ranking, gains, chosen, rounds
+        if more:
+            want = min(n_local, 2 * computed)
 
 
 def _check_count(value, name):

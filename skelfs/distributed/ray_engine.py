@@ -109,7 +109,8 @@ def select(
     return_metrics : bool, default=False
         Also return a dict of what the run measured: ``peak_rss_per_worker`` (bytes,
         each worker process's peak resident set), ``rows_per_worker`` (facility
-        location: after the exchange), ``seconds`` (per stage, on the first worker).
+        location: after the exchange), ``seconds`` (per stage, on the first worker),
+        ``greedy_rounds`` (facility location: greedy runs on the first worker).
     _fail_once : tuple or None
         For tests only: ``(marker_path, epoch)`` kills worker 1 after that checkpoint,
         once (while the marker file does not exist): ELFS's proxy epoch, or -1 after
@@ -253,7 +254,7 @@ def _worker_loop(config):
             os._exit(1)  # a worker dying mid-run, as on a lost node
 
     comm = Comm()
-    files = {}
+    files, extra = {}, {}
     if config["method"] == "elfs":
         rows = select_shard(X, state=state, on_state=on_state, **config["select"])
         n_rows, seconds = X.shape[0], {}
@@ -261,6 +262,7 @@ def _worker_loop(config):
         result = _facility_location(X, state=state, on_state=on_state, **config["select"])
         rows, seconds = np.sort(result["ranking"]), result["seconds"]
         n_rows = result["ids"].size
+        extra["greedy_rounds"] = int(result["greedy_rounds"])
         if config["probe_rows"] is not None:
             files["probe.npy"] = _probe_neighbors(result, config, comm)
     del X
@@ -273,6 +275,7 @@ def _worker_loop(config):
         "peak_rss_per_worker": comm.per_worker(np.array(peak, dtype=np.int64)).tolist(),
         "rows_per_worker": comm.per_worker(np.array(n_rows, dtype=np.int64)).tolist(),
         "seconds": {k: round(float(v), 3) for k, v in seconds.items()},
+        **extra,
     }
     with tempfile.TemporaryDirectory() as directory:
         checkpoint = None
