@@ -223,6 +223,111 @@ def projection(
     ]
 
 
+def fl_projection(
+    rows,
+    dim,
+    bytes_per_value,
+    gpus,
+    *,
+    k=20,
+    budget=0.01,
+    net_gb_per_s=6.25,
+    gpu_flop_per_s=5e13,
+    heap_bytes_per_row=140,
+    round_bytes=64 * 2**20,
+):
+    """Facility location's partition, exchange and kNN stages over ``gpus`` workers, with
+    the arithmetic.
+
+    Assumptions (not measured here): shards hold rows in no particular order, so a row's
+    partition is on another worker with probability (W - 1) / W; each worker's network
+    share is ``net_gb_per_s`` (a 400 Gb/s NIC shared by 8 GPUs); the exact kNN search
+    sustains ``gpu_flop_per_s`` of fp32 matmul; the greedy's heap costs about
+    ``heap_bytes_per_row`` of Python objects per row (tuples of gain, row, stamp).
+    """
+    W = gpus
+    m = rows / W
+    row_bytes = 8 + dim * bytes_per_value
+    moved = rows * (W - 1) / W * row_bytes
+    per_worker_moved = moved / W
+    shard = m * dim * bytes_per_value
+    knn_lists = m * k * (4 + 8)
+    graph = m * (k + 1) * 32
+    heap = m * heap_bytes_per_row
+    normalised = m * dim * 4
+    exact_flop = m * m * dim
+    exact_total = 2 * shard + knn_lists + graph + heap
+    approx_total = exact_total + normalised
+    return [
+        ("rows per worker", f"{m:.3g}", f"{rows:.0e} / {W}"),
+        (
+            "partitions (k-means)",
+            f"{8 * W}",
+            "8 per worker; a Lloyd pass all-reduces 8W x d + 8W + 1 floats",
+        ),
+        (
+            "rows moved by the all_to_all",
+            f"{rows * (W - 1) / W:.3g}",
+            "n x (W - 1) / W: a row's partition is elsewhere",
+        ),
+        (
+            "bytes moved (all workers)",
+            f"{moved / 1e9:.0f} GB",
+            f"moved rows x (8 B id + {dim} x {bytes_per_value} B)",
+        ),
+        (
+            "bytes sent (and received) per worker",
+            f"{per_worker_moved / 1e9:.1f} GB",
+            f"in {per_worker_moved / round_bytes:.0f} rounds of 64 MiB",
+        ),
+        (
+            "exchange time",
+            f"{per_worker_moved / (net_gb_per_s * 1e9):.1f} s",
+            f"at {net_gb_per_s} GB/s per worker",
+        ),
+        (
+            "memory: own shard + received rows",
+            f"{2 * shard / 1e9:.1f} GB",
+            f"2 x rows per worker x d x {bytes_per_value} B",
+        ),
+        (
+            "memory: kNN lists",
+            f"{knn_lists / 1e9:.1f} GB",
+            f"k = {k}: float32 distance + int64 index",
+        ),
+        (
+            "memory: similarity graph + greedy",
+            f"{(graph + heap) / 1e9:.1f} GB",
+            f"(k + 1) x 32 B (CSR, its transpose, weights) + {heap_bytes_per_row} B heap per row",
+        ),
+        (
+            "memory per worker, exact kNN (GPU)",
+            f"{exact_total / 1e9:.0f} GB",
+            "the four lines above",
+        ),
+        (
+            "memory per worker, approximate kNN (CPU)",
+            f"{approx_total / 1e9:.0f} GB",
+            f"+ a normalised float32 copy, {normalised / 1e9:.1f} GB",
+        ),
+        (
+            "exact kNN per worker",
+            f"{exact_flop:.2g} flop, {exact_flop / gpu_flop_per_s / 60:.0f} min",
+            f"(rows per worker)^2 x d (each pair of blocks once) at {gpu_flop_per_s:.0e} flop/s",
+        ),
+        (
+            "greedy picks per worker",
+            f"{budget * m:.3g}",
+            f"budget {budget:.0%} x rows per worker (its share, see 'Merge')",
+        ),
+        (
+            "merge all-reduces",
+            "< 130 + a few per doubling",
+            "bisection on 64-bit gain keys, then on row ids",
+        ),
+    ]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -288,7 +393,14 @@ def main(argv=None):
             recall = f"{q['recall']:.4f}" if "recall" in q else "-"
             print(f"| {name} | {recall} | {q['objective'] / reference:.4f} |")
 
-    if args.no_projection or args.method != "elfs":
+    if args.no_projection:
+        return
+    if args.method == "facility_location":
+        for rows, gpus in ((1e8, 8), (1e9, 64)):
+            print(f"\n## projection: facility location, {rows:.0e} x 384 float16 on {gpus} GPUs\n")
+            print("| quantity | value | arithmetic |\n|---|---|---|")
+            for q, v, how in fl_projection(rows, 384, 2, gpus):
+                print(f"| {q} | {v} | {how} |")
         return
     for rows, gpus in ((1e8, 8), (1e9, 64)):
         for batch in (256, 256 * gpus):

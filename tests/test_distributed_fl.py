@@ -113,7 +113,10 @@ def _worker(rank, world, init_file, paths, out, resume):
         for name, path in paths.items():
             mine = np.ascontiguousarray(np.load(path, mmap_mode="r")[rows])
             states = []
-            r = _facility_location(mine, budget=BUDGET, on_state=states.append)
+            # Rounds of 64 KiB: many all_to_all rounds, some with nothing for a worker.
+            r = _facility_location(
+                mine, budget=BUDGET, on_state=states.append, exchange_bytes=2**12
+            )
             neighbors = r["ids"][r["indices"]]
             result[name] = {
                 "ranking": r["ranking"],
@@ -128,6 +131,14 @@ def _worker(rank, world, init_file, paths, out, resume):
                     _facility_location(mine, budget=BUDGET, state=s)["ranking"] for s in states
                 ]
                 result["stages"] = [sorted(s) for s in states]
+        # Uneven sends (worker 0 keeps a third of its rows, worker 1 sends all to worker 0)
+        # in rounds of 4 KiB: many rounds send nothing from one worker to another.
+        mine = np.ascontiguousarray(np.load(paths["generic"], mmap_mode="r")[rows])
+        dest = (np.arange(mine.shape[0]) % 3 != 0).astype(np.intp) if rank == 0 else 0 * rows.start
+        got, ids = exchange_rows(
+            mine, np.broadcast_to(dest, mine.shape[0]), rows.start, comm, exchange_bytes=2**12
+        )
+        result[f"exchange_{rank}"] = (comm.gather(ids), comm.gather(got.ravel()))
         if rank == 0:
             np.save(out, result, allow_pickle=True)
     finally:
@@ -171,6 +182,19 @@ def test_two_workers_select_exactly_the_budget(runs, name):
 @pytest.mark.parametrize("name", ["separated", "generic"])
 def test_two_workers_same_seed_same_selection(runs, name):
     np.testing.assert_array_equal(runs[0][name]["ranking"], runs[1][name]["ranking"])
+
+
+def test_exchange_moves_every_row_once_with_its_id(runs, pools):
+    _, X, _ = pools["generic"]
+    half = N_ROWS // 2
+    ids, rows = runs[0]["exchange_0"]  # gathered in rank order: worker 0's, then 1's
+    keep = np.arange(0, half, 3)  # worker 0 keeps rows 0, 3, 6, ...; gets all of worker 1's
+    expected = np.concatenate([keep, np.arange(half, N_ROWS), np.setdiff1d(np.arange(half), keep)])
+    first = keep.size + half  # worker 0's received rows, sorted by global id
+    np.testing.assert_array_equal(np.sort(ids[:first]), ids[:first])
+    np.testing.assert_array_equal(np.sort(ids), np.arange(N_ROWS))
+    np.testing.assert_array_equal(np.sort(ids[:first]), np.sort(expected[:first]))
+    np.testing.assert_array_equal(rows.reshape(-1, X.shape[1]), X[ids])
 
 
 def test_resuming_from_either_checkpoint_gives_the_same_selection(runs):

@@ -154,7 +154,9 @@ def exchange_rows(X, dest, offset, comm, *, exchange_bytes=EXCHANGE_BYTES):
             buffer[at : at + local.size, :8] = (
                 (local + offset).astype("<i8")[:, None].view(np.uint8)
             )
-            buffer[at : at + local.size, 8:] = block.view(np.uint8).reshape(local.size, -1)
+            buffer[at : at + local.size, 8:] = block.view(np.uint8).reshape(
+                local.size, row_bytes - 8
+            )
             at += local.size
         got = comm.all_to_all(buffer, send_n * row_bytes, recv_n * row_bytes)
         got = got.reshape(-1, row_bytes)
