@@ -65,6 +65,7 @@ def test_one_process_is_the_one_process_selector():
     X, _ = make_blobs(2000, centers=6, n_features=10, random_state=0)
     one = FacilityLocationSelector(budget=0.05, random_state=3).fit(X)
     result = _facility_location(X, budget=0.05, random_state=3)
+    assert result["greedy_rounds"] == 1 and result["picks_per_worker"].tolist() == [100]
     np.testing.assert_array_equal(result["ranking"], one.ranking_)
     np.testing.assert_allclose(result["gains"], one.gains_)
     assert result["objective"] == pytest.approx(one.objective_)

@@ -330,6 +330,8 @@ def _merged_greedy(distances, indices, ids, n_select, n_total, comm, verbose):
             computed = want
             rounds += 1
         chosen = top_gains(gains, ids[ranking], n_select, comm)
+        if not comm.distributed:  # the first n_select picks: FacilityLocationSelector's
+            return ranking, gains, chosen, rounds
         more = computed < n_local and computed > 0 and bool(chosen[-1])
         if not comm.sum(np.array([more], dtype=np.int64))[0]:
             return ranking, gains, chosen, rounds
