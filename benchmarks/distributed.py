@@ -1,25 +1,39 @@
-"""ELFS over shards (skelfs.distributed) against one process, and a projection to 100M-1B rows.
+"""Selection over shards (skelfs.distributed) against one process, and a projection to 100M-1B
+rows.
 
 Data: the synthetic clustered float32 embeddings of ``benchmarks/scale.py`` (same generator,
 same files), cut into ``--shards`` ``.npy`` shards in ``WORKDIR/shards_n{n}_d{d}/``. Each run
-is a fresh process and selects ``--budget`` of the pool with the defaults:
+is a fresh process and selects ``--budget`` of the pool with the defaults of ``--method``
+(``elfs`` or ``facility_location``):
 
-``one process``      ``ELFSSelector(budget=...)`` on the memory map (the reference);
-``select_shard``     ``skelfs.distributed.select_shard`` in one process on the memory map:
-                     the sharded stage code without collectives;
+``one process``      ``ELFSSelector`` / ``FacilityLocationSelector`` on the memory map (the
+                     reference);
+``select_shard``     (ELFS) ``skelfs.distributed.select_shard`` in one process on the memory
+                     map: the sharded stage code without collectives;
 ``ray N workers``    ``skelfs.distributed.select`` on a local Ray cluster (Ray start-up
                      included, and also timed on its own), N CPU workers on the shards.
 
-Wall time is the child's, end to end. Peak RSS is reported for the single-process runs
-(``ru_maxrss``); Ray workers are not children of the driver, so theirs is not measured.
+Wall time is the child's, end to end. Peak RSS: the child's (``ru_maxrss``) for the
+single-process runs; for Ray, each worker's own ``ru_maxrss``, measured inside the worker
+and returned through Ray Train's metrics (``select(..., return_metrics=True)``), and the
+driver's.
+
+Facility location's quality against one process, on ``--probe`` rows drawn at random:
+the recall of each run's kNN lists against an exact search of those rows over the whole
+pool, and the objective ``F(S) = sum_i max_{j in S} sim(i, j)`` of each selection on the
+exact 20-NN graph, estimated from the probe rows (n / m times their sum; the same rows
+for every selection, so the ratio is what matters).
+
 Then the projection: bytes read, all-reduce and gather sizes, memory per worker, and
 wall time for 100M and 1B rows of 384-d float16 on N GPUs, with the arithmetic printed
 next to every figure (assumptions stated; nothing there is measured).
 
-Command (results in docs/distributed.md)::
+Commands (results in docs/distributed.md)::
 
     flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/distributed.py \
         --n 1000000 --shards 8 --workers 1 2
+    flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/distributed.py \
+        --n 200000 --shards 4 --workers 1 2 --method facility_location
 """
 
 from __future__ import annotations
@@ -39,6 +53,8 @@ sys.path.insert(0, str(HERE))
 
 from scale import ensure_data  # noqa: E402  (the data generator of the scale benchmark)
 
+from skelfs._utils import resolve_device  # noqa: E402
+
 
 def make_shards(path, n_shards):
     """Cut the memory map at ``path`` into ``n_shards`` .npy files (reused when present)."""
@@ -56,15 +72,20 @@ def _edges(n, k):
     return e[:-1], e[1:]
 
 
-def child(kind, data, budget, workers):
+def child(method, kind, data, budget, workers, out):
     import skelfs
+    from skelfs.baselines.facility_location import FacilityLocationSelector
     from skelfs.distributed import select, select_shard
 
     t0 = time.perf_counter()
     extra = {}
     if kind == "one_process":
         X = np.load(data, mmap_mode="r")
-        rows = skelfs.ELFSSelector(budget=budget, random_state=0).fit(X).get_support(indices=True)
+        if method == "elfs":
+            selector = skelfs.ELFSSelector(budget=budget, random_state=0)
+        else:
+            selector = FacilityLocationSelector(budget=budget, random_state=0)
+        rows = selector.fit(X).get_support(indices=True)
     elif kind == "select_shard":
         rows = select_shard(np.load(data, mmap_mode="r"), budget=budget, random_state=0)
     else:
@@ -72,16 +93,63 @@ def child(kind, data, budget, workers):
 
         ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
         extra["ray_start_s"] = time.perf_counter() - t0
-        rows = select(str(Path(data) / "*.npy"), budget=budget, num_workers=workers)
+        probe = _probe_rows(sum(np.load(p, mmap_mode="r").shape[0] for p in _shards(data)))
+        rows, metrics = select(
+            str(Path(data) / "*.npy"),
+            method=method,
+            budget=budget,
+            num_workers=workers,
+            return_metrics=True,
+            _probe_rows=probe if method == "facility_location" else None,
+        )
+        if "probe_neighbors" in metrics:
+            np.save(Path(out).with_suffix(".probe.npy"), metrics.pop("probe_neighbors"))
+        extra.update(metrics, stage_seconds=metrics.pop("seconds"))
     seconds = time.perf_counter() - t0
+    np.save(out, rows)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"seconds": seconds, "peak_rss": rss, "n": int(rows.size), **extra}))
 
 
-def run_child(kind, data, budget, workers):
-    cmd = [sys.executable, __file__, "--child", kind, str(data), str(budget), str(workers)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _shards(folder):
+    return sorted(Path(folder).glob("*.npy"))
+
+
+PROBE_SEED = 12345
+
+
+def _probe_rows(n, m=2000):
+    """The rows whose neighbours and coverage are compared (sorted, the same every run)."""
+    return np.sort(np.random.default_rng(PROBE_SEED).choice(n, size=min(m, n), replace=False))
+
+
+def run_child(method, kind, data, budget, workers, out):
+    cmd = [sys.executable, __file__, "--child", method, kind, str(data), str(budget)]
+    cmd += [str(workers), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def probe_quality(path, selections, probes, k=20):
+    """Recall of kNN lists and estimated objective ratios on the probe rows (see above)."""
+    from skelfs.neighbors import _exact_search_rows
+
+    X = np.load(path, mmap_mode="r")
+    rows = _probe_rows(X.shape[0])
+    distances, indices = _exact_search_rows(X, rows, k, 4096, resolve_device("cpu"))
+    out = {}
+    for name, selected in selections.items():
+        chosen = np.zeros(X.shape[0], dtype=bool)
+        chosen[selected] = True
+        sims = np.where(chosen[indices], np.clip(1.0 - distances, 0.0, None), 0.0)
+        served = np.where(chosen[rows], 1.0, sims.max(axis=1))
+        out[name] = {"objective": float(served.sum()) * X.shape[0] / rows.size}
+        if name in probes:  # (probe id, neighbour ids...) from the run's own graph
+            theirs = probes[name]
+            assert np.array_equal(theirs[:, 0], rows)
+            found = (theirs[:, 1:, None] == indices[:, None, :]).any(axis=2)
+            out[name]["recall"] = float(found.sum() / indices.size)
+    return out
 
 
 # ------------------------------------------------------------------------- projection
@@ -155,6 +223,111 @@ def projection(
     ]
 
 
+def fl_projection(
+    rows,
+    dim,
+    bytes_per_value,
+    gpus,
+    *,
+    k=20,
+    budget=0.01,
+    net_gb_per_s=6.25,
+    gpu_flop_per_s=5e13,
+    heap_bytes_per_row=140,
+    round_bytes=64 * 2**20,
+):
+    """Facility location's partition, exchange and kNN stages over ``gpus`` workers, with
+    the arithmetic.
+
+    Assumptions (not measured here): shards hold rows in no particular order, so a row's
+    partition is on another worker with probability (W - 1) / W; each worker's network
+    share is ``net_gb_per_s`` (a 400 Gb/s NIC shared by 8 GPUs); the exact kNN search
+    sustains ``gpu_flop_per_s`` of fp32 matmul; the greedy's heap costs about
+    ``heap_bytes_per_row`` of Python objects per row (tuples of gain, row, stamp).
+    """
+    W = gpus
+    m = rows / W
+    row_bytes = 8 + dim * bytes_per_value
+    moved = rows * (W - 1) / W * row_bytes
+    per_worker_moved = moved / W
+    shard = m * dim * bytes_per_value
+    knn_lists = m * k * (4 + 8)
+    graph = m * (k + 1) * 32
+    heap = m * heap_bytes_per_row
+    normalised = m * dim * 4
+    exact_flop = m * m * dim
+    exact_total = 2 * shard + knn_lists + graph + heap
+    approx_total = exact_total + normalised
+    return [
+        ("rows per worker", f"{m:.3g}", f"{rows:.0e} / {W}"),
+        (
+            "partitions (k-means)",
+            f"{8 * W}",
+            "8 per worker; a Lloyd pass all-reduces 8W x d + 8W + 1 floats",
+        ),
+        (
+            "rows moved by the all_to_all",
+            f"{rows * (W - 1) / W:.3g}",
+            "n x (W - 1) / W: a row's partition is elsewhere",
+        ),
+        (
+            "bytes moved (all workers)",
+            f"{moved / 1e9:.0f} GB",
+            f"moved rows x (8 B id + {dim} x {bytes_per_value} B)",
+        ),
+        (
+            "bytes sent (and received) per worker",
+            f"{per_worker_moved / 1e9:.1f} GB",
+            f"in {per_worker_moved / round_bytes:.0f} rounds of 64 MiB",
+        ),
+        (
+            "exchange time",
+            f"{per_worker_moved / (net_gb_per_s * 1e9):.1f} s",
+            f"at {net_gb_per_s} GB/s per worker",
+        ),
+        (
+            "memory: own shard + received rows",
+            f"{2 * shard / 1e9:.1f} GB",
+            f"2 x rows per worker x d x {bytes_per_value} B",
+        ),
+        (
+            "memory: kNN lists",
+            f"{knn_lists / 1e9:.1f} GB",
+            f"k = {k}: float32 distance + int64 index",
+        ),
+        (
+            "memory: similarity graph + greedy",
+            f"{(graph + heap) / 1e9:.1f} GB",
+            f"(k + 1) x 32 B (CSR, its transpose, weights) + {heap_bytes_per_row} B heap per row",
+        ),
+        (
+            "memory per worker, exact kNN (GPU)",
+            f"{exact_total / 1e9:.0f} GB",
+            "the four lines above",
+        ),
+        (
+            "memory per worker, approximate kNN (CPU)",
+            f"{approx_total / 1e9:.0f} GB",
+            f"+ a normalised float32 copy, {normalised / 1e9:.1f} GB",
+        ),
+        (
+            "exact kNN per worker",
+            f"{exact_flop:.2g} flop, {exact_flop / gpu_flop_per_s / 60:.0f} min",
+            f"(rows per worker)^2 x d (each pair of blocks once) at {gpu_flop_per_s:.0e} flop/s",
+        ),
+        (
+            "greedy picks per worker",
+            f"{budget * m:.3g}",
+            f"budget {budget:.0%} x rows per worker (its share, see 'Merge')",
+        ),
+        (
+            "merge all-reduces",
+            "< 130 + a few per doubling",
+            "bisection on 64-bit gain keys, then on row ids",
+        ),
+    ]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -162,34 +335,73 @@ def main(argv=None):
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--budget", type=float, default=0.1)
+    ap.add_argument("--method", choices=("elfs", "facility_location"), default="elfs")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/skelfs_scale"))
     ap.add_argument("--skip", nargs="*", default=[], help="runs to skip: one_process select_shard")
-    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--no-projection", action="store_true", help="measure only")
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        kind, data, budget, workers = args.child
-        return child(kind, data, float(budget), int(workers))
+        method, kind, data, budget, workers, out = args.child
+        return child(method, kind, data, float(budget), int(workers), out)
 
     path = ensure_data(args.workdir, args.n, args.dim, 0)
     shards = make_shards(path, args.shards)
     data_gb = args.n * args.dim * 4 / 1e9
-    print(f"## {args.n} x {args.dim} float32 ({data_gb:.2f} GB), {args.shards} shards\n")
-    print("| run | seconds | peak RSS (GB) | RSS / data | note |\n|---|---|---|---|---|")
-    runs = [("one_process", path, 0), ("select_shard", path, 0)]
+    what = f"{args.n} x {args.dim} float32 ({data_gb:.2f} GB), {args.shards} shards"
+    print(f"## {args.method}: {what}\n")
+    print("| run | seconds | peak RSS (GB) | RSS / data | per worker: peak RSS (GB), rows | note |")
+    print("|---|---|---|---|---|---|")
+    runs = [("one_process", path, 0)]
+    if args.method == "elfs":
+        runs.append(("select_shard", path, 0))
     runs += [("ray", shards, w) for w in args.workers]
+    selections, probes = {}, {}
     for kind, data, workers in runs:
-        if kind in args.skip:
-            continue
-        r = run_child(kind, data, args.budget, workers)
         name = f"ray, {workers} worker{'s' * (workers > 1)}" if kind == "ray" else kind
+        out = args.workdir / f"selection_{args.method}_{kind}_{workers}_n{args.n}.npy"
+        if kind in args.skip:
+            if out.exists():  # the quality table compares with an earlier run's selection
+                selections[name] = np.load(out)
+            continue
+        r = run_child(args.method, kind, data, args.budget, workers, out)
+        selections[name] = np.load(out)
+        if out.with_suffix(".probe.npy").exists() and kind == "ray":
+            probes[name] = np.load(out.with_suffix(".probe.npy"))
+            out.with_suffix(".probe.npy").unlink()
+        rss = r["peak_rss"] / 1e9
+        note, per_worker = "", "-"
         if kind == "ray":
-            rss, note = "-", f"Ray start {r['ray_start_s']:.1f} s; {r['n']} rows"
-        else:
-            rss, note = f"{r['peak_rss'] / 1e9:.2f} | {r['peak_rss'] / 1e9 / data_gb:.2f}", ""
-            rss = rss.replace(" | ", "|")
-        cells = rss.split("|") if "|" in rss else [rss, "-"]
-        print(f"| {name} | {r['seconds']:.1f} | {cells[0]} | {cells[1]} | {note} |", flush=True)
+            per_worker = ", ".join(
+                f"{b / 1e9:.2f} GB, {rows}"
+                for b, rows in zip(r["peak_rss_per_worker"], r["rows_per_worker"])
+            )
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["stage_seconds"].items())
+            note = f"Ray start {r['ray_start_s']:.1f} s; driver; worker 0: {stages}"
+        print(
+            f"| {name} | {r['seconds']:.1f} | {rss:.2f} | {rss / data_gb:.2f} | {per_worker} "
+            f"| {note} |",
+            flush=True,
+        )
 
+    if args.method == "facility_location" and "one_process" in selections:
+        quality = probe_quality(path, selections, probes)
+        reference = quality["one_process"]["objective"]
+        print(f"\n## quality on {_probe_rows(args.n).size} probe rows (exact 20-NN)\n")
+        print("| run | kNN recall | objective / one process's |\n|---|---|---|")
+        for name, q in quality.items():
+            recall = f"{q['recall']:.4f}" if "recall" in q else "-"
+            print(f"| {name} | {recall} | {q['objective'] / reference:.4f} |")
+
+    if args.no_projection:
+        return
+    if args.method == "facility_location":
+        for rows, gpus in ((1e8, 8), (1e9, 64)):
+            print(f"\n## projection: facility location, {rows:.0e} x 384 float16 on {gpus} GPUs\n")
+            print("| quantity | value | arithmetic |\n|---|---|---|")
+            for q, v, how in fl_projection(rows, 384, 2, gpus):
+                print(f"| {q} | {v} | {how} |")
+        return
     for rows, gpus in ((1e8, 8), (1e9, 64)):
         for batch in (256, 256 * gpus):
             print(f"\n## projection: {rows:.0e} x 384 float16 on {gpus} GPUs, batch {batch}\n")

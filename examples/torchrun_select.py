@@ -1,17 +1,21 @@
 """
-ELFS over shards with torchrun (no Ray)
-=======================================
+Selection over shards with torchrun (no Ray)
+============================================
 
 The stage code of :mod:`skelfs.distributed` uses torch.distributed collectives only, so
 ``torchrun`` can start the workers as well as Ray Train can. Each worker reads its own run
 of shards (the same split as the Ray engine: contiguous shards, even row counts) and calls
-:func:`skelfs.distributed.select_shard`; rank 0 writes the selected global row ids.
+:func:`skelfs.distributed.facility_location_shard` (the default method) or
+:func:`skelfs.distributed.select_shard` (``--method elfs``); rank 0 writes the selected
+global row ids.
 
 Run (2 CPU workers on one machine; ``--nnodes`` / ``--rdzv-endpoint`` for several)::
 
     python examples/torchrun_select.py --make-shards shards/   # a demo pool, 4 shards
     torchrun --nproc-per-node 2 examples/torchrun_select.py 'shards/*.npy' \\
         --budget 0.1 -o selected.npy
+    torchrun --nproc-per-node 2 examples/torchrun_select.py 'shards/*.npy' \\
+        --method elfs --budget 0.1 -o selected.npy
 
 With GPUs, ``--backend nccl --device cuda`` (one GPU per worker: ``LOCAL_RANK``).
 There are no restarts here: for checkpoints and fault tolerance use the Ray engine
@@ -41,6 +45,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("shards", help="a glob such as 'shards/*.npy', or a folder")
     ap.add_argument("--budget", type=float, default=0.1)
+    ap.add_argument("--method", choices=("facility_location", "elfs"), default="facility_location")
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--backend", default="gloo", choices=("gloo", "nccl"))
     ap.add_argument("--device", default="cpu")
@@ -52,7 +57,7 @@ def main():
 
     import torch.distributed as dist
 
-    from skelfs.distributed import select_shard
+    from skelfs.distributed import facility_location_shard, select_shard
     from skelfs.distributed.shards import assign_shards, count_rows, list_shards, read_shards
 
     dist.init_process_group(args.backend)  # torchrun sets RANK, WORLD_SIZE, MASTER_ADDR
@@ -65,9 +70,8 @@ def main():
         plan = assign_shards([count_rows(p) for p in shards], world)
         X, _ = read_shards([shards[i] for i in plan[rank]])
         budget = int(args.budget) if args.budget >= 1 else args.budget
-        rows = select_shard(
-            X, budget=budget, random_state=args.random_state, device=device, verbose=1
-        )
+        run = select_shard if args.method == "elfs" else facility_location_shard
+        rows = run(X, budget=budget, random_state=args.random_state, device=device, verbose=1)
         if rank == 0:
             np.save(args.output, rows)
             print(f"selected {rows.size} rows over {world} workers -> {args.output}")

@@ -300,12 +300,13 @@ def build_parser():
         metavar="FILE",
         help="output file of the selected rows: to_label.csv, to_label.jsonl, tasks.json",
     )
-    cluster = select.add_argument_group("engine (ELFS beyond one machine, docs/distributed.md)")
+    cluster = select.add_argument_group("engine (beyond one machine, docs/distributed.md)")
     cluster.add_argument(
         "--engine",
         choices=("local", "ray"),
         default="local",
-        help="local: this process (default); ray: ELFS over row shards on a Ray cluster, "
+        help="local: this process (default); ray: facility location (the default method) or "
+        "ELFS (--method elfs) over row shards on a Ray cluster, "
         "DATA then a glob of .npy / .parquet shards such as 'shards/*.npy' (ids: global "
         "row positions in sorted path order, or --id-column)",
     )
@@ -910,17 +911,18 @@ def _cmd_select(args):
 
 
 def _cmd_select_on_ray(args, out, fmt):
-    """``--engine ray``: ELFS over the shards in ``DATA`` (skelfs.distributed.select)."""
+    """``--engine ray``: facility location (the default) or ELFS over the shards in
+    ``DATA`` (skelfs.distributed.select)."""
     import pandas as pd
 
     from .distributed import select
+    from .distributed.ray_engine import METHODS
 
-    if args.method_is_default:
-        args.method = "elfs"  # the method that runs over shards
-    elif args.method != "elfs":
+    if args.method not in METHODS:
         raise CLIError(
-            f"--engine ray runs ELFS only (--method elfs), not --method {args.method}; "
-            f"drop --method, or use --engine local for {args.method}."
+            f"--engine ray runs {METHODS[0]} (the default) or elfs over shards, not "
+            f"--method {args.method}; drop --method or pass --method elfs, or use "
+            f"--engine local for {args.method}."
         )
     if args.workers < 1:
         raise CLIError(f"--workers {args.workers}: give a number of workers >= 1.")
@@ -930,21 +932,26 @@ def _cmd_select_on_ray(args, out, fmt):
             f"--{ignored[0].replace('_', '-')} is not available with --engine ray "
             f"(shards are .npy or .parquet, pseudo-labels come from k-means)."
         )
+    build_selector(args)  # an option the method does not have: the one-machine error
     device = args.device or "cpu"
+    settings = {}
+    if args.method == "elfs":
+        settings = {"beta": "auto" if args.beta is None else args.beta}
+        settings["n_clusters"] = args.n_clusters
     start = time.perf_counter()
     try:
         ids = select(
             args.data,
+            method=args.method,
             budget=args.budget,
             num_workers=args.workers,
             use_gpu=device.startswith("cuda"),
             address=args.address,
             key=args.key,
             id_column=args.id_column,
-            beta="auto" if args.beta is None else args.beta,
-            n_clusters=args.n_clusters,
             random_state=args.random_state,
             verbose=args.verbose,
+            **settings,
         )
     except (ValueError, TypeError, ImportError, FileNotFoundError) as exc:
         raise CLIError(str(exc)) from None
@@ -954,7 +961,8 @@ def _cmd_select_on_ray(args, out, fmt):
     _write_table(fmt, out, data, pd.DataFrame(index=data.index))
     summary = {
         "command": "select",
-        "method": "elfs",
+        "method": args.method,
+        "method_is_default": bool(args.method_is_default),
         "engine": "ray",
         "workers": args.workers,
         "input": str(args.data),
@@ -964,10 +972,12 @@ def _cmd_select_on_ray(args, out, fmt):
         "output": str(out),
         "format": fmt,
     }
+    name = {"elfs": "ELFS", "facility_location": "facility location"}[args.method]
     _report(
         args,
         summary,
-        f"selected {len(ids)} rows (ELFS on Ray, {args.workers} workers, {seconds:.1f} s) -> {out}",
+        f"selected {len(ids)} rows ({name} on Ray, {args.workers} workers, {seconds:.1f} s) "
+        f"-> {out}" + ("; --method elfs runs ELFS" if args.method_is_default else ""),
     )
 
 

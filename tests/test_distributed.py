@@ -213,31 +213,53 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 # ----------------------------------------------------------- the command line's wiring
-def test_cli_engine_ray_passes_the_options_and_writes_the_ids(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def fake_select(monkeypatch):
     import skelfs.distributed as distributed
-    from skelfs.cli import main
 
     seen = {}
 
-    def fake_select(paths, **kwargs):  # the Ray run itself is tested in test_distributed_ray
+    def fake(paths, **kwargs):  # the Ray run itself is tested in test_distributed_ray
         seen.update(kwargs, paths=paths)
         return np.array([3, 17, 42])
 
-    monkeypatch.setattr(distributed, "select", fake_select)
+    monkeypatch.setattr(distributed, "select", fake)
+    return seen
+
+
+def test_cli_engine_ray_passes_the_options_and_writes_the_ids(tmp_path, fake_select, capsys):
+    from skelfs.cli import main
+
     out = tmp_path / "rows.jsonl"
     argv = ["select", "shards/*.npy", "--engine", "ray", "--workers", "3", "--budget", "0.01"]
-    assert main([*argv, "--address", "auto", "--beta", "0.2", "-o", str(out)]) == 0
+    argv += ["--method", "elfs", "--address", "auto", "--beta", "0.2", "-o", str(out)]
+    assert main(argv) == 0
+    seen = fake_select
     assert seen["paths"] == "shards/*.npy" and seen["num_workers"] == 3
-    assert seen["address"] == "auto" and seen["beta"] == 0.2 and seen["budget"] == 0.01
-    assert not seen["use_gpu"]
+    assert seen["method"] == "elfs" and seen["address"] == "auto" and seen["beta"] == 0.2
+    assert seen["budget"] == 0.01 and not seen["use_gpu"]
     assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == [3, 17, 42]
     assert "ELFS on Ray, 3 workers" in capsys.readouterr().out
+
+
+def test_cli_engine_ray_runs_facility_location_by_default(tmp_path, fake_select, capsys):
+    from skelfs.cli import main
+
+    argv = ["select", "shards/*.npy", "--engine", "ray", "--json", "-o", str(tmp_path / "o.csv")]
+    assert main(argv) == 0
+    assert fake_select["method"] == "facility_location"
+    assert "beta" not in fake_select and "n_clusters" not in fake_select  # ELFS settings
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["method"] == "facility_location" and summary["method_is_default"]
+    assert summary["engine"] == "ray" and summary["n_selected"] == 3
 
 
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--method", "kcenter"], "--engine ray runs ELFS only"),
+        (["--method", "kcenter"], "--engine ray runs facility_location (the default) or elfs"),
+        (["--method", "kcenter"], "--engine local for kcenter"),
+        (["--beta", "0.2"], "--beta does not apply to --method facility_location (the default"),
         (["--workers", "0"], "--workers 0"),
         (["--sep", ";"], "--sep is not available with --engine ray"),
     ],
@@ -247,7 +269,8 @@ def test_cli_engine_ray_bad_options_are_one_line_errors(tmp_path, capsys, extra,
 
     argv = ["select", "x/*.npy", "--engine", "ray", "-o", str(tmp_path / "o.csv"), *extra]
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("skelfs: error: ") and message in err
 
 
 def test_cli_engine_ray_without_shards_names_the_pattern(tmp_path, capsys):
@@ -256,3 +279,18 @@ def test_cli_engine_ray_without_shards_names_the_pattern(tmp_path, capsys):
     argv = ["select", str(tmp_path / "none*.npy"), "--engine", "ray", "-o", str(tmp_path / "o.csv")]
     assert main(argv) == 2
     assert "matches no shard" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "kcenter"}, "does not run over shards"),
+        ({"beta": 0.2}, "beta=0.2 is a setting of method='elfs'"),
+        ({"method": "elfs", "n_neighbors": 5}, "n_neighbors=5 is a setting of"),
+    ],
+)
+def test_select_rejects_other_methods_and_their_settings(kwargs, message):
+    from skelfs.distributed import select
+
+    with pytest.raises(ValueError, match=message):
+        select("nowhere/*.npy", **kwargs)  # checked before the shards are listed

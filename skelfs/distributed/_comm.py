@@ -2,9 +2,10 @@
 
 Every stage of :mod:`skelfs.distributed` talks to the other workers through one
 ``Comm``: sums, minima and maxima of small arrays, a gather of one small array per
-worker, and a broadcast from rank 0. Outside a process group (or with one worker) every
-collective is the identity, so the same stage code runs in one process too. Under NCCL
-the tensors cross on the worker's GPU, under gloo on the CPU.
+worker, a broadcast from rank 0, and an all-to-all exchange of byte buffers (the
+sharded facility location moves rows between workers with it). Outside a process group
+(or with one worker) every collective is the identity, so the same stage code runs in
+one process too. Under NCCL the tensors cross on the worker's GPU, under gloo on the CPU.
 """
 
 from __future__ import annotations
@@ -100,3 +101,24 @@ class Comm:
         box = [obj]
         dist.broadcast_object_list(box, src=0, device=self.device)
         return box[0]
+
+    def all_to_all(self, send, send_sizes, recv_sizes):
+        """Exchange 1-D byte buffers: ``send`` holds, in rank order, ``send_sizes[r]``
+        bytes for worker ``r``; returns the ``recv_sizes[r]`` bytes from each worker ``r``,
+        concatenated in rank order (``torch.distributed.all_to_all_single``, which gloo
+        and NCCL both run with uneven and empty splits).
+        """
+        import torch
+        import torch.distributed as dist
+
+        send = np.ascontiguousarray(send, dtype=np.uint8).ravel()
+        if not self.distributed:
+            return send.copy()
+        out = torch.empty(int(np.sum(recv_sizes)), dtype=torch.uint8, device=self.device)
+        dist.all_to_all_single(
+            out,
+            torch.from_numpy(send).to(self.device),
+            output_split_sizes=[int(v) for v in recv_sizes],
+            input_split_sizes=[int(v) for v in send_sizes],
+        )
+        return out.cpu().numpy()

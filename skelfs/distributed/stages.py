@@ -265,6 +265,37 @@ def _order_keys(values):
     return np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)
 
 
+def group_cuts(keys, groups, want, comm):
+    """Per group ``g``, the largest int64 key ``c`` held by at least ``want[g]`` rows with
+    ``key >= c``, counted over all workers: the key of the ``want[g]``-th largest row.
+
+    Found exactly by bisection (at most 64 all-reduces of one count per group). Returns
+    ``(cuts, want)`` with ``want`` capped at each group's size; a group that wants no row
+    has the cut ``int64 max``, above every key.
+    """
+    n_groups = want.size
+
+    def count_at_least(threshold):  # per group: rows with key >= threshold[group]
+        return comm.sum(np.bincount(groups[keys >= threshold[groups]], minlength=n_groups))
+
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    local_min = np.full(n_groups, top, dtype=np.int64)
+    local_max = np.full(n_groups, bottom, dtype=np.int64)
+    np.minimum.at(local_min, groups, keys)
+    np.maximum.at(local_max, groups, keys)
+    lo = comm.min(local_min)  # count(key >= lo) = the group's size >= want
+    hi = comm.max(local_max) + 1  # count(key >= hi) = 0 < want
+    size = comm.sum(np.bincount(groups, minlength=n_groups))
+    want = np.minimum(want, size)
+    active = want > 0
+    while np.any(active & (hi - 1 > lo)):
+        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflow
+        ok = count_at_least(np.where(active, mid, top)) >= want
+        lo = np.where(active & ok, mid, lo)
+        hi = np.where(active & ~ok, mid, hi)
+    return np.where(active, lo, top), want
+
+
 def top_per_group(values, groups, want, comm, shared_rng, own_rng, eligible=None):
     """Local mask of the rows among the ``want[g]`` largest ``values`` of group ``g``,
     counted over all workers; ties at each cut are split uniformly over the tied rows of
@@ -280,26 +311,8 @@ def top_per_group(values, groups, want, comm, shared_rng, own_rng, eligible=None
     eligible = np.ones(values.size, dtype=bool) if eligible is None else eligible
     keys = _order_keys(values)
     g, k = groups[eligible], keys[eligible]
-
-    def count_at_least(threshold):  # per group: eligible rows with key >= threshold[group]
-        return comm.sum(np.bincount(g[k >= threshold[g]], minlength=n_groups))
-
-    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-    local_min = np.full(n_groups, top, dtype=np.int64)
-    local_max = np.full(n_groups, bottom, dtype=np.int64)
-    np.minimum.at(local_min, g, k)
-    np.maximum.at(local_max, g, k)
-    lo = comm.min(local_min)  # count(key >= lo) = the group's size >= want
-    hi = comm.max(local_max) + 1  # count(key >= hi) = 0 < want
-    size = comm.sum(np.bincount(g, minlength=n_groups))
-    want = np.minimum(want, size)
+    cut, want = group_cuts(k, g, want, comm)
     active = want > 0
-    while np.any(active & (hi - 1 > lo)):
-        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor((lo + hi) / 2) without overflow
-        ok = count_at_least(np.where(active, mid, top)) >= want
-        lo = np.where(active & ok, mid, lo)
-        hi = np.where(active & ~ok, mid, hi)
-    cut = np.where(active, lo, top)  # a group that wants none takes no row
     above = k > cut[g]
     tied = (k == cut[g]) & active[g]
     still = want - comm.sum(np.bincount(g[above], minlength=n_groups))
