@@ -26,11 +26,12 @@ def streamed_finite_check(X, name="X"):
     scikit-learn's check reads ``X`` whole. Its O(1)-space first pass sums ``X`` in its
     own dtype, which overflows for float16. The fallback then builds two boolean arrays
     of ``X``'s shape: 3.8 GB each at 10M x 384. Here each block is summed in float64 and
-    its memory-map pages are released. Other inputs go through scikit-learn's check.
+    its memory-map pages are released. Other inputs go through scikit-learn's check,
+    and with scikit-learn's ``assume_finite`` set there is no check, as in scikit-learn.
     """
-    from sklearn import config_context
+    from sklearn import config_context, get_config
 
-    if not (
+    if get_config()["assume_finite"] or not (
         isinstance(X, np.ndarray)
         and X.ndim == 2
         and X.dtype.kind == "f"

@@ -373,5 +373,9 @@ def test_float16_finite_check_streams_and_still_rejects_nan_and_inf(tmp_path):
         np.save(path, Y.astype(np.float32))
         with pytest.raises(ValueError, match=message):
             ELFSSelector(budget=0.1).fit(np.load(path, mmap_mode="r"))
+    from sklearn import config_context
+
+    with config_context(assume_finite=True):  # the user's setting skips it, as in sklearn
+        check_embeddings(Y)
     with pytest.raises(ValueError, match="contains NaN"):  # in-memory float32: sklearn's own
         KMeansClusterer(2).fit(np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]], np.float32))
