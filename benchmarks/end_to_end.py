@@ -5,8 +5,9 @@ The pool is ``benchmarks/scale.py``'s synthetic clustered embeddings, ``--n`` x
 casts one mini-batch at a time), generated chunk by chunk into ``--workdir`` when
 missing and opened with ``np.load(mmap_mode="r")``. Reported: wall time of the fit,
 peak RSS of the fitting process (``ru_maxrss``: its imports, its state, and the pages
-of the map it holds), the size of the data, and the stage times the fit's own progress
-report gives (``verbose=1``, in the log).
+of the map it holds) and, sampled twice a second, the peaks of its two parts (anonymous
+memory: arrays and libraries; file-backed: pages of the map), the size of the data,
+and the stage times the fit's own progress report gives (``verbose=1``, in the log).
 
 Command (alone on the machine; the 10M file takes 7.7 GB of disk)::
 
@@ -22,6 +23,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,19 +35,46 @@ sys.path.insert(0, str(HERE))
 from scale import ensure_data  # noqa: E402
 
 
+class RssSplit(threading.Thread):
+    """Samples this process's anonymous and file-backed resident bytes (/proc/self/status)
+    twice a second and keeps each one's peak: what the fit holds in its own arrays versus
+    the pages of the memory map it has read."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = {"RssAnon": 0, "RssFile": 0}
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.5):
+            try:
+                with open("/proc/self/status") as status:
+                    for line in status:
+                        key, _, value = line.partition(":")
+                        if key in self.peak:
+                            self.peak[key] = max(self.peak[key], int(value.split()[0]) * 1024)
+            except OSError:  # not Linux: no split reported
+                return
+
+
 def child(path):
     from skelfs import ELFSSelector
 
     X = np.load(path, mmap_mode="r")
+    monitor = RssSplit()
+    monitor.start()
     t0 = time.perf_counter()
     sel = ELFSSelector(budget=0.1, random_state=0, verbose=1).fit(X)
     wall = time.perf_counter() - t0
+    monitor.done.set()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
             {
                 "wall_s": wall,
                 "peak_rss_bytes": peak,
+                "peak_anon_bytes": monitor.peak["RssAnon"],
+                "peak_file_bytes": monitor.peak["RssFile"],
                 "K": int(sel.n_clusters_),
                 "beta": sel.beta_,
                 "epochs": int(sel.scorer_.epochs_),
@@ -84,7 +113,8 @@ def main():
         f"| {args.n:,} x {args.dim} {args.dtype} | {out['wall_s']:.1f} s | "
         f"{out['peak_rss_bytes'] / 1e9:.2f} GB | {data / 1e9:.2f} GB | "
         f"{out['peak_rss_bytes'] / data:.2f} | K={out['K']}, {out['epochs']} epochs, "
-        f"beta={out['beta']} |"
+        f"beta={out['beta']} | {out['peak_anon_bytes'] / 1e9:.2f} GB / "
+        f"{out['peak_file_bytes'] / 1e9:.2f} GB |"
     )
 
 

@@ -474,34 +474,71 @@ def release_pages(X, start=0, stop=None):
         pass
 
 
+def resident_file_bytes():
+    """This process's resident file-backed bytes (``RssFile`` of /proc/self/status), or
+    None where that is not available (not Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssFile:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class PageReleaser:
-    """Release a memory map's pages after about ``max_bytes`` (default: a quarter of
-    the machine's memory) of random row reads.
+    """Release a memory map's pages once scattered row reads have made about
+    ``max_bytes`` of it resident.
 
     Reads of scattered rows (a shuffled epoch, mini-batches) leave every page they touch
     resident, so over an epoch the whole map enters the process's RSS. ``read(n_rows)``
-    counts the pages such reads may have touched (at least one per row) and calls
-    :func:`release_pages` on the whole map once they reach ``max_bytes``; re-reading a
-    released page then costs a minor fault from the page cache. A no-op for arrays that
-    are not shared file maps.
+    is called after each read; once the pages it made resident reach ``max_bytes`` it
+    calls :func:`release_pages` on the whole map, and re-reading a released page then
+    costs a minor fault from the page cache. A no-op for arrays that are not shared file
+    maps.
+
+    The resident bytes are measured (the growth of ``RssFile`` since construction), not
+    estimated from the rows read: a page fault maps more than the row's page (on Linux
+    6.18 one scattered 768-byte row read mapped about 270 kB, a whole page-cache folio).
+    Where the measure is missing, every row counts as ``max(row bytes, 256 kB)``.
+
+    The default budget: none (never release) for a map of at most a quarter of the
+    machine's memory, which stays resident and is never re-read; an eighth of the
+    memory for a larger map, which bounds its share of RSS (issue 16: 10M x 384 float16,
+    a 7.7 GB map on a 24 GB machine).
     """
+
+    # Bytes a scattered row read is assumed to map where RssFile cannot be read.
+    FAULT_BYTES = 2**18
 
     def __init__(self, X, max_bytes=None):
         self.X = X
-        if max_bytes is None:  # a quarter of RAM: a map that fits is never re-read
-            max_bytes = max(2**30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
         self.active = _shared_file_map(X) is not None
-        self.row_bytes = max(X.strides[0], mmap.PAGESIZE) if self.active else 0
+        if max_bytes is None:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            fits = self.active and X.shape[0] * abs(X.strides[0]) <= ram // 4
+            max_bytes = float("inf") if fits else max(2**28, ram // 8)
         self.max_bytes = max_bytes
+        if self.active and max_bytes != float("inf"):
+            release_pages(X)  # growth is measured from here: start from none of the map
+        self.baseline = resident_file_bytes() if self.active else None
+        self.row_bytes = max(X.strides[0], self.FAULT_BYTES) if self.active else 0
         self.touched = 0
 
     def read(self, n_rows):
-        if not self.active:
+        if not self.active or self.max_bytes == float("inf"):
             return
-        self.touched += n_rows * self.row_bytes
-        if self.touched >= self.max_bytes:
+        if self.baseline is not None:
+            resident = resident_file_bytes()
+            grown = 0 if resident is None else resident - self.baseline
+        else:
+            self.touched += n_rows * self.row_bytes
+            grown = self.touched
+        if grown >= self.max_bytes:
             release_pages(self.X)
             self.touched = 0
+            self.baseline = resident_file_bytes() if self.baseline is not None else None
 
 
 # Elements per block when streaming column statistics (bounds the float64 working copy).

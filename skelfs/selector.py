@@ -11,6 +11,7 @@ import warnings
 from typing import ClassVar
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory
@@ -380,9 +381,13 @@ def _fit_stages(clusterer, scorer, Z):
     """Pseudo-labels, then difficulty: ``(clusterer, scorer, labels, scores)``, fitted.
 
     A module-level function so that ``memory`` can cache it; ``scorer`` comes back None
-    (and the scores all zero) when every row fell into one cluster.
+    (and the scores all zero) when every row fell into one cluster. ``Z`` is the pool
+    the selector validated (``BaseSelector._validate_pool``), so the components skip
+    their own NaN/inf checks of it: on a memory map each is another streamed read of
+    the whole pool (about 3 s per GB on two cores).
     """
-    labels = np.asarray(clusterer.fit(Z).labels_)
+    with config_context(assume_finite=True):
+        labels = np.asarray(clusterer.fit(Z).labels_)
     stages = _STAGES.get()
     n_labels = np.unique(labels).size
     if n_labels < 2:
@@ -391,7 +396,8 @@ def _fit_stages(clusterer, scorer, Z):
         return clusterer, None, labels, np.zeros(Z.shape[0])
     if stages is not None:
         stages.start("proxy training dynamics", _describe_scorer(scorer, n_labels, Z.shape[0]))
-    scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
+    with config_context(assume_finite=True):
+        scores = np.asarray(scorer.fit(Z, labels).scores_, dtype=np.float64)
     return clusterer, scorer, labels, scores
 
 

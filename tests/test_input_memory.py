@@ -333,6 +333,53 @@ def _mapped_resident_bytes(path):
     return total
 
 
+def test_page_releaser_keeps_a_small_map_and_budgets_a_large_one(tmp_path, monkeypatch):
+    # The default budget: none for a map of at most a quarter of RAM (it stays resident
+    # and is never re-read), an eighth of RAM (at least 256 MiB) for a larger one.
+    import skelfs._utils as utils
+
+    path = tmp_path / "pool.npy"
+    np.save(path, np.zeros((1000, 1000), dtype=np.float32))  # a 4 MB map
+    X = np.load(path, mmap_mode="r")
+    assert utils.PageReleaser(X).max_bytes == float("inf")
+    assert utils.PageReleaser(np.zeros((1000, 1000))).active is False
+    real_sysconf = utils.os.sysconf
+    for pages, budget in ((2**10, 2**28), (2**24, 2**36 // 8)):  # 4 MiB and 64 GiB of RAM
+        monkeypatch.setattr(
+            utils.os,
+            "sysconf",
+            lambda name, p=pages: 4096 if name == "SC_PAGE_SIZE" else p,
+        )
+        releaser = utils.PageReleaser(X)
+        expected = budget if pages * 4096 // 4 < X.nbytes else float("inf")
+        assert releaser.max_bytes == expected
+    monkeypatch.setattr(utils.os, "sysconf", real_sysconf)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
+)
+@pytest.mark.parametrize("measured", [True, False])
+def test_page_releaser_releases_once_reads_reach_the_budget(tmp_path, monkeypatch, measured):
+    # Measured: the map's resident growth (RssFile) is compared with the budget; without
+    # /proc, every row read counts as FAULT_BYTES.
+    import skelfs._utils as utils
+
+    if not measured:
+        monkeypatch.setattr(utils, "resident_file_bytes", lambda: None)
+    path = tmp_path / "pool.npy"
+    np.save(path, np.ones((4000, 1024), dtype=np.float32))  # a 16 MB map
+    X = np.load(path, mmap_mode="r")
+    releaser = utils.PageReleaser(X, max_bytes=8 * 2**20)
+    float(X[:1000].sum())  # 4 MB resident: below the budget
+    releaser.read(1000 if measured else 8)  # unmeasured: 8 rows x 256 kB = 2 MiB
+    assert _mapped_resident_bytes(path) >= 4e6
+    float(X[1000:3000].sum())  # 12 MB resident: over the budget
+    releaser.read(2000 if measured else 24)
+    assert _mapped_resident_bytes(path) < 1e6  # released
+    assert float(X[:1000].sum()) == 1000 * 1024  # and read back unchanged
+
+
 def test_release_pages_keeps_changes_to_writable_and_copy_on_write_maps(tmp_path):
     path = tmp_path / "pool.npy"
     np.save(path, np.zeros((2_000, 512), dtype=np.float32))
@@ -379,3 +426,37 @@ def test_float16_finite_check_streams_and_still_rejects_nan_and_inf(tmp_path):
         check_embeddings(Y)
     with pytest.raises(ValueError, match="contains NaN"):  # in-memory float32: sklearn's own
         KMeansClusterer(2).fit(np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]], np.float32))
+
+
+def test_elfs_checks_the_pool_for_nan_once_not_in_every_component(pool32):
+    # The selector validates the pool; its clusterer and scorer then run with
+    # assume_finite, so a memory-mapped pool is not streamed three times for NaN/inf.
+    from sklearn import get_config
+
+    seen = []
+
+    class RecordingClusterer(KMeansClusterer):
+        def fit(self, X, y=None):
+            seen.append(("clusterer", get_config()["assume_finite"]))
+            return super().fit(X)
+
+    class RecordingScorer(DynamicsScorer):
+        def fit(self, X, y):
+            seen.append(("scorer", get_config()["assume_finite"]))
+            return super().fit(X, y)
+
+    selector = ELFSSelector(
+        budget=0.1,
+        beta=0.1,
+        clusterer=RecordingClusterer(4, random_state=0),
+        scorer=RecordingScorer(epochs=2, random_state=0),
+        random_state=0,
+    ).fit(pool32)
+    assert seen == [("clusterer", True), ("scorer", True)]
+    assert get_config()["assume_finite"] is False  # restored after the fit
+    assert np.isfinite(selector.scores_).all()
+    bad = np.array(pool32, copy=True)
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):  # the selector's own check
+        ELFSSelector(budget=0.1, clusterer=RecordingClusterer(4)).fit(bad)
+    assert len(seen) == 2  # rejected before any component ran
