@@ -79,36 +79,40 @@ class _RunningDynamics:
         self.prev_correct = zeros(torch.bool)
         self.ever_correct = zeros(torch.bool)
 
-    def update(self, idx, log_p, y, *, record_el2n):
+    def update(self, idx, log_p, y, *, record_el2n, residual=None):
         """Add one batch: ``log_p`` = the training pass's log-softmax, ``idx`` its rows.
 
-        Rows within a batch are distinct, so the sums use ``index_add_`` (one scatter
-        each) rather than gather-add-put; one ``topk`` gives the argmax and the runner-up
-        for both the margin and correctness.
+        ``residual`` is ``softmax - onehot(y)``, the logits' gradient that the training
+        step already computed (computed here when None). Every score follows from it
+        and ``log_p`` without a copy of the probabilities: the largest entry of a row's
+        residual is its largest probability other than ``y``'s (``p_y - 1 < 0``), so one
+        ``max`` gives the margin and correctness; ``p log p`` is ``residual * log p``
+        plus ``log p_y``; EL2N is the residual's norm. Rows within a batch are distinct,
+        so the sums use ``index_add_`` (one scatter each).
         """
         import torch
 
-        p = log_p.exp()
-        p_y = p.gather(1, y[:, None])[:, 0]
-        top2 = p.topk(2, dim=1).values
-        # y attains the maximum (ties count as correct): the margin is then against
-        # the runner-up, otherwise against the maximum.
-        correct = p_y >= top2[:, 0]
-        margin = p_y - torch.where(correct, top2[:, 1], top2[:, 0])
-
-        self.margin_sum.index_add_(0, idx, margin)
+        if residual is None:
+            residual = log_p.exp()
+            residual[torch.arange(y.shape[0], device=y.device), y] -= 1.0
+        log_p_y = log_p.gather(1, y[:, None])[:, 0]
+        p_y = log_p_y.exp()
+        # The largest probability other than y's; y is right when it is no larger
+        # (ties count as right), and the margin is against it either way.
+        other = residual.max(dim=1).values
+        correct = p_y >= other
+        self.margin_sum.index_add_(0, idx, p_y - other)
         p_y64 = p_y.double()
         self.p_y_sum.index_add_(0, idx, p_y64)
         self.p_y_sq_sum.index_add_(0, idx, p_y64 * p_y64)
-        self.entropy_sum.index_add_(0, idx, -(p * log_p).sum(dim=1))
+        plogp = torch.linalg.vecdot(residual, log_p) + log_p_y
+        self.entropy_sum.index_add_(0, idx, -plogp)
         self.correct_count.index_add_(0, idx, correct.int())
         self.forget_count.index_add_(0, idx, (self.prev_correct[idx] & ~correct).int())
         self.prev_correct[idx] = correct
         self.ever_correct[idx] |= correct
-        if record_el2n:
-            # ||p - onehot(y)||_2 = sqrt(|p|^2 - 2 p_y + 1), without a (batch, K) copy.
-            sq = (p * p).sum(dim=1) - 2.0 * p_y + 1.0
-            self.el2n_sum.index_add_(0, idx, sq.clamp_min(0.0).sqrt())
+        if record_el2n:  # ||p - onehot(y)||_2
+            self.el2n_sum.index_add_(0, idx, torch.linalg.vector_norm(residual, dim=1))
 
     def scores(self, n_epochs):
         """All scores as float64 numpy arrays, higher = harder."""
@@ -192,40 +196,49 @@ def cosine_learning_rates(learning_rate, n_steps):
     return (learning_rate * 0.5 * (1.0 + np.cos(np.pi * np.arange(n_steps) / n_steps))).tolist()
 
 
-def chunk_rows(batch_size, n_classes, max_bytes=32 * 2**20):
+def chunk_rows(batch_size, n_classes, max_bytes=64 * 2**20):
     """Rows read and recorded together: whole batches, at most about 4096 rows and
-    ``max_bytes`` of float32 log-probabilities (``rows * n_classes * 4``)."""
-    fit = max(1, min(4096 // batch_size, max_bytes // (batch_size * n_classes * 4)))
+    ``max_bytes`` of float32 log-probabilities and residuals (``rows * n_classes * 8``)."""
+    fit = max(1, min(4096 // batch_size, max_bytes // (batch_size * n_classes * 8)))
     return batch_size * fit
 
 
 def sgd_step(head, weight_decay, batch_size, momentum=0.9):
-    """``step(xb, yb, lr) -> log_p``: one SGD step (momentum, weight decay) on the mean
-    negative log-likelihood of ``head``; returns the training pass's log-softmax.
+    """``step(xb, yb, lr, log_p, residual)``: one SGD step (momentum, weight decay) on
+    the mean negative log-likelihood of ``head``.
 
-    The linear head (``_build_head`` with no hidden layer) takes a hand-written step:
-    softmax regression's gradient is ``(softmax - onehot(y))^T x / batch``, two matmuls
-    and no autograd graph, which is most of the per-step cost of a head this small. It
-    is ``torch.optim.SGD``'s update rule (dampening 0, weight decay on every parameter),
-    so both paths follow the same trajectory up to float rounding
+    The step writes the training pass's log-softmax into ``log_p`` and the logits'
+    gradient times the batch size, ``softmax - onehot(yb)``, into ``residual``: buffers
+    of shape ``(len(yb), n_classes)``, slices of the chunk that ``_RunningDynamics``
+    records at once. The linear head (``_build_head`` with no hidden layer) takes a
+    hand-written step: softmax regression's gradient is ``residual^T x / batch``, two
+    matmuls and no autograd graph, which is most of the per-step cost of a head this
+    small. It is ``torch.optim.SGD``'s update rule (dampening 0, weight decay on every
+    parameter), so both paths follow the same trajectory up to float rounding
     (tests/test_dynamics.py). A hidden layer goes through autograd and the optimiser.
     """
     import torch
+
+    def write_residual(log_p, yb, residual):
+        torch.exp(log_p, out=residual)
+        residual[torch.arange(yb.shape[0], device=yb.device), yb] -= 1.0
 
     if len(head) != 2:  # (Dropout, Linear) is the linear head
         opt = torch.optim.SGD(
             head.parameters(), lr=0.0, momentum=momentum, weight_decay=weight_decay
         )
 
-        def autograd_step(xb, yb, lr):
+        def autograd_step(xb, yb, lr, log_p, residual):
             for group in opt.param_groups:
                 group["lr"] = lr
-            log_p = torch.log_softmax(head(xb).float(), dim=1)
-            loss = torch.nn.functional.nll_loss(log_p, yb)
+            out = torch.log_softmax(head(xb).float(), dim=1)
+            loss = torch.nn.functional.nll_loss(out, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            return log_p.detach()
+            with torch.no_grad():
+                log_p.copy_(out)
+                write_residual(log_p, yb, residual)
 
         return autograd_step
 
@@ -236,21 +249,19 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
     ones = torch.ones(batch_size, device=linear.weight.device)  # bias gradient as a matvec
 
     @torch.no_grad()
-    def linear_step(xb, yb, lr):
+    def linear_step(xb, yb, lr, log_p, residual):
         xb = dropout(xb)
-        log_p = torch.log_softmax(torch.addmm(linear.bias, xb, linear.weight.t()), dim=1)
-        grad_logits = log_p.exp()  # softmax - onehot(y): the logits' gradient, times batch
-        grad_logits[torch.arange(yb.shape[0], device=yb.device), yb] -= 1.0
+        torch.log_softmax(torch.addmm(linear.bias, xb, linear.weight.t()), dim=1, out=log_p)
+        write_residual(log_p, yb, residual)
         scale = 1.0 / yb.shape[0]
         # buf = momentum * buf + grad + weight_decay * param, the matmul accumulating
         # straight into the buffer (BLAS's beta), then param -= lr * buf.
         w_buf, b_buf = buffers
-        w_buf.addmm_(grad_logits.t(), xb, beta=momentum, alpha=scale)
-        b_buf.addmv_(grad_logits.t(), ones[: yb.shape[0]], beta=momentum, alpha=scale)
+        w_buf.addmm_(residual.t(), xb, beta=momentum, alpha=scale)
+        b_buf.addmv_(residual.t(), ones[: yb.shape[0]], beta=momentum, alpha=scale)
         for param, buf in zip(params, buffers):
             buf.add_(param, alpha=weight_decay)
             param.add_(buf, alpha=-lr)
-        return log_p
 
     return linear_step
 
@@ -441,6 +452,9 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         lrs = cosine_learning_rates(self.learning_rate, epochs * -(-n // self.batch_size))
         chunk = chunk_rows(self.batch_size, n_classes)
         stats = _RunningDynamics(n, device)
+        # The steps of a chunk write their log-softmax and residual here, recorded at once.
+        log_p_chunk = torch.empty(chunk, n_classes, device=device)
+        residual_chunk = torch.empty(chunk, n_classes, device=device)
         pages = PageReleaser(X)  # RSS stays bounded on a map larger than memory
         bar = progress(epochs, "proxy dynamics", self.verbose)
         head.train()
@@ -462,7 +476,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     xc.sub_(mean_t).mul_(inv_std_t)
                     idx = torch.from_numpy(rows).to(device)
                     yc = y_t[idx]
-                    log_ps = []
+                    log_p, residual = log_p_chunk[: rows.size], residual_chunk[: rows.size]
                     for b_start in range(0, rows.size, self.batch_size):
                         batch = slice(b_start, b_start + self.batch_size)
                         xb = xc[batch]
@@ -470,9 +484,11 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                             xb = xb + self.input_noise * torch.randn(
                                 xb.shape, device=device, generator=device_gen
                             )
-                        log_ps.append(step(xb, yc[batch], lrs[t]))
+                        step(xb, yc[batch], lrs[t], log_p[batch], residual[batch])
                         t += 1
-                    stats.update(idx, torch.cat(log_ps), yc, record_el2n=epoch < self.el2n_epochs)
+                    stats.update(
+                        idx, log_p, yc, record_el2n=epoch < self.el2n_epochs, residual=residual
+                    )
                 bar.update()
         finally:
             bar.close()

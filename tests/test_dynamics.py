@@ -189,7 +189,8 @@ def test_hand_written_linear_step_follows_torch_sgd(dropout):
     )
     for t, lr in enumerate(lrs):
         xb, yb = X[32 * t : 32 * (t + 1)], y[32 * t : 32 * (t + 1)]
-        fast_log_p = step(xb, yb, lr)
+        fast_log_p, residual = torch.empty(32, 5), torch.empty(32, 5)
+        step(xb, yb, lr, fast_log_p, residual)
         for group in opt.param_groups:
             group["lr"] = lr
         ref_log_p = torch.log_softmax(ref_head(xb), dim=1)
@@ -197,6 +198,8 @@ def test_hand_written_linear_step_follows_torch_sgd(dropout):
         torch.nn.functional.nll_loss(ref_log_p, yb).backward()
         opt.step()
         torch.testing.assert_close(fast_log_p, ref_log_p.detach(), rtol=1e-5, atol=1e-5)
+        onehot = torch.nn.functional.one_hot(yb, 5).float()
+        torch.testing.assert_close(residual, ref_log_p.detach().exp() - onehot)
     for fast, ref in zip(fast_head.parameters(), ref_head.parameters()):
         torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
         assert not torch.equal(ref, head()[1].weight if ref.ndim == 2 else head()[1].bias)
@@ -210,9 +213,9 @@ def test_chunked_training_records_every_row_once_per_epoch(monkeypatch):
     seen = []
     original = dynamics._RunningDynamics.update
 
-    def recording_update(self, idx, log_p, y, *, record_el2n):
+    def recording_update(self, idx, log_p, y, *, record_el2n, residual=None):
         seen.append((idx.clone(), y.clone()))
-        return original(self, idx, log_p, y, record_el2n=record_el2n)
+        return original(self, idx, log_p, y, record_el2n=record_el2n, residual=residual)
 
     monkeypatch.setattr(dynamics._RunningDynamics, "update", recording_update)
     monkeypatch.setattr(dynamics, "chunk_rows", lambda batch_size, n_classes: 3 * batch_size)
