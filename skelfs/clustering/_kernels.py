@@ -37,7 +37,7 @@ def _seed_on_sample(S, k, rng, *, n_init, max_iter, verbose=0):
     on ``S``, ``n_init`` times with draws from ``rng``; the restart of lowest inertia wins.
 
     In torch rather than scikit-learn's float64 ``KMeans``: on 12,288 x 768 rows with
-    K=500 this took 0.9 s on two cores against 4.4 s (docs/benchmarks.md, issue 16).
+    K=500 this took 2.6 s on two cores against 4.4 s (docs/benchmarks.md, issue 16).
     """
     best = None
     bar = progress(n_init, f"k-means K={k}, restarts on {S.shape[0]} rows", verbose)
