@@ -104,6 +104,28 @@ class ThreadGovernor:
             torch.set_num_threads(self.ceiling)
 
 
+@contextmanager
+def one_thread():
+    """Run the body on one torch thread, then restore the count (and the governor's).
+
+    For matmuls of a few rows the BLAS chooses its kernel by the thread count, and the
+    kernels round differently: on this project's machine a 5-11-row ``addmm`` gave other
+    bits with 1 and 2 threads, whatever the other dimensions. Such steps run here, so
+    that their result does not depend on the thread count.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def retune_threads():
     """Between steps of a long loop: let the active governor (if any) adjust torch's threads."""
     governor = _ACTIVE.get()

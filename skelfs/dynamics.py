@@ -22,13 +22,14 @@ Every score in ``all_scores_`` is oriented so that **higher = harder**:
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from ._threads import limit_threads, retune_threads
+from ._threads import limit_threads, one_thread, retune_threads
 from ._utils import (
     FLOAT_DTYPES,
     PageReleaser,
@@ -194,6 +195,11 @@ def cosine_learning_rates(learning_rate, n_steps):
     computed once instead of by a scheduler object at every step.
     """
     return (learning_rate * 0.5 * (1.0 + np.cos(np.pi * np.arange(n_steps) / n_steps))).tolist()
+
+
+# Steps on batches of fewer rows run on one torch thread (``_threads.one_thread``): the
+# BLAS picks small-matrix kernels by thread count (5-11 rows differed on 2 cores).
+ONE_THREAD_BELOW = 64
 
 
 def chunk_rows(batch_size, n_classes, max_bytes=64 * 2**20):
@@ -484,7 +490,11 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                             xb = xb + self.input_noise * torch.randn(
                                 xb.shape, device=device, generator=device_gen
                             )
-                        step(xb, yc[batch], lrs[t], log_p[batch], residual[batch])
+                        # A short batch (an epoch's last) takes the step on one thread,
+                        # where the BLAS's choice of kernel cannot depend on the count.
+                        short = device.type == "cpu" and xb.shape[0] < ONE_THREAD_BELOW
+                        with one_thread() if short else nullcontext():
+                            step(xb, yc[batch], lrs[t], log_p[batch], residual[batch])
                         t += 1
                     stats.update(
                         idx, log_p, yc, record_el2n=epoch < self.el2n_epochs, residual=residual

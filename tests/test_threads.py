@@ -79,13 +79,30 @@ def test_limit_threads_none_governs_and_an_int_fixes_the_count(monkeypatch):
     assert torch.get_num_threads() == before
 
 
-def test_scores_do_not_depend_on_the_thread_count():
+@pytest.mark.parametrize("n", [3000, 2821])
+def test_scores_do_not_depend_on_the_thread_count(n):
+    # 2821 = 11 x 256 + 5: each epoch ends on a 5-row batch, whose matmul kernel the BLAS
+    # chose by thread count until such steps ran on one thread (_threads.one_thread).
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((3000, 32)).astype(np.float32)
-    y = rng.integers(20, size=3000)
+    X = rng.standard_normal((n, 32)).astype(np.float32)
+    y = rng.integers(20, size=n)
     scores = [
         DynamicsScorer(epochs=3, random_state=0, n_jobs=n_jobs).fit(X, y).all_scores_
         for n_jobs in (1, 2)
     ]
     for name in scores[0]:
         np.testing.assert_array_equal(scores[0][name], scores[1][name], err_msg=name)
+
+
+def test_one_thread_runs_the_body_on_one_thread_and_restores_the_count():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _threads.one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), _threads.one_thread():
+            raise RuntimeError("restored on errors too")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
