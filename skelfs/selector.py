@@ -132,8 +132,10 @@ class ELFSSelector(BaseSelector):
         one per worker inside joblib's processes, e.g. under ``GridSearchCV(n_jobs=...)``)
         at most, fewer while other processes keep cores busy (re-checked every half
         second between steps; a spin-waiting thread on a shared core costs more than it
-        brings). An int fixes the count; -1 means all cores. The selection does not
-        depend on the thread count.
+        brings). An int fixes the count; -1 means all cores. The selection can depend
+        on the count: scikit-learn's k-means (up to 50,000 rows) and the ``beta="auto"``
+        probes round differently with other thread counts (docs/benchmarks.md,
+        "Threads"), so pass an int where runs must repeat bit for bit.
     random_state : int, RandomState instance or None, default=0
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0
