@@ -46,15 +46,14 @@ class RssSplit(threading.Thread):
         self.done = threading.Event()
 
     def run(self):
+        from skelfs._utils import status_bytes
+
         while not self.done.wait(0.5):
-            try:
-                with open("/proc/self/status") as status:
-                    for line in status:
-                        key, _, value = line.partition(":")
-                        if key in self.peak:
-                            self.peak[key] = max(self.peak[key], int(value.split()[0]) * 1024)
-            except OSError:  # not Linux: no split reported
-                return
+            for key in self.peak:
+                value = status_bytes(key)
+                if value is None:  # not Linux: no split reported
+                    return
+                self.peak[key] = max(self.peak[key], value)
 
 
 def child(path):

@@ -8,9 +8,11 @@ needs, and a fit on 2 cores beside one busy process ran 2.5-3x slower instead of
 use on the cores this process may run on, and keeps torch at the number of cores they
 leave idle (never more than torch's configured count). The long loops (proxy
 epochs, k-means passes, the beta probes) call :func:`retune_threads` between steps;
-it re-measures at most every :data:`RETUNE_SECONDS`. Results do not depend on the
-thread count (the dynamics are bitwise identical with 1 and 2 threads), only the time
-does. A passive OpenMP wait policy would avoid the spinning too, but it must be set
+it re-measures at most every :data:`RETUNE_SECONDS`. The proxy dynamics do not depend
+on the thread count (a short batch steps on one thread, :func:`one_thread`), but
+scikit-learn's k-means and the beta probes can round differently with another count,
+so a fixed ``n_jobs`` is what makes runs repeat bit for bit (docs/benchmarks.md,
+"Threads"). A passive OpenMP wait policy would avoid the spinning too, but it must be set
 before torch starts and cost 24% on an idle machine (measured).
 """
 

@@ -474,17 +474,22 @@ def release_pages(X, start=0, stop=None):
         pass
 
 
-def resident_file_bytes():
-    """This process's resident file-backed bytes (``RssFile`` of /proc/self/status), or
-    None where that is not available (not Linux)."""
+def status_bytes(field):
+    """A size field of /proc/self/status in bytes (e.g. ``"RssFile"``, this process's
+    resident file-backed bytes), or None where that is not available (not Linux)."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("RssFile:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def resident_file_bytes():
+    """This process's resident file-backed bytes (``RssFile``), or None (not Linux)."""
+    return status_bytes("RssFile")
 
 
 class PageReleaser:

@@ -94,8 +94,7 @@ class _RunningDynamics:
         import torch
 
         if residual is None:
-            residual = log_p.exp()
-            residual[torch.arange(y.shape[0], device=y.device), y] -= 1.0
+            residual = softmax_residual(log_p, y)
         log_p_y = log_p.gather(1, y[:, None])[:, 0]
         p_y = log_p_y.exp()
         # The largest probability other than y's; y is right when it is no larger
@@ -209,6 +208,16 @@ def chunk_rows(batch_size, n_classes, max_bytes=64 * 2**20):
     return batch_size * fit
 
 
+def softmax_residual(log_p, y, out=None):
+    """``softmax - onehot(y)`` from a log-softmax (into ``out`` when given): the logits'
+    gradient of the mean cross-entropy, times the batch size."""
+    import torch
+
+    out = torch.exp(log_p, out=out)
+    out[torch.arange(y.shape[0], device=y.device), y] -= 1.0
+    return out
+
+
 def sgd_step(head, weight_decay, batch_size, momentum=0.9):
     """``step(xb, yb, lr, log_p, residual)``: one SGD step (momentum, weight decay) on
     the mean negative log-likelihood of ``head``.
@@ -225,10 +234,6 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
     """
     import torch
 
-    def write_residual(log_p, yb, residual):
-        torch.exp(log_p, out=residual)
-        residual[torch.arange(yb.shape[0], device=yb.device), yb] -= 1.0
-
     if len(head) != 2:  # (Dropout, Linear) is the linear head
         opt = torch.optim.SGD(
             head.parameters(), lr=0.0, momentum=momentum, weight_decay=weight_decay
@@ -244,7 +249,7 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
             opt.step()
             with torch.no_grad():
                 log_p.copy_(out)
-                write_residual(log_p, yb, residual)
+                softmax_residual(log_p, yb, out=residual)
 
         return autograd_step
 
@@ -258,7 +263,7 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
     def linear_step(xb, yb, lr, log_p, residual):
         xb = dropout(xb)
         torch.log_softmax(torch.addmm(linear.bias, xb, linear.weight.t()), dim=1, out=log_p)
-        write_residual(log_p, yb, residual)
+        softmax_residual(log_p, yb, out=residual)
         scale = 1.0 / yb.shape[0]
         # buf = momentum * buf + grad + weight_decay * param, the matmul accumulating
         # straight into the buffer (BLAS's beta), then param -= lr * buf.
@@ -490,8 +495,9 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                             xb = xb + self.input_noise * torch.randn(
                                 xb.shape, device=device, generator=device_gen
                             )
-                        # A short batch (an epoch's last) takes the step on one thread,
-                        # where the BLAS's choice of kernel cannot depend on the count.
+                        # A short batch (an epoch's last, or every one below 64 rows)
+                        # steps on one thread: the BLAS's kernel then cannot depend on
+                        # the thread count.
                         short = device.type == "cpu" and xb.shape[0] < ONE_THREAD_BELOW
                         with one_thread() if short else nullcontext():
                             step(xb, yc[batch], lrs[t], log_p[batch], residual[batch])

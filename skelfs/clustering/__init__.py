@@ -19,6 +19,7 @@ from ._kernels import (  # noqa: F401
     _fit_torch_lloyd,
     _kmeans_plus_plus,
     _lloyd_passes,
+    _seed_on_sample,
 )
 from .estimate import _eigengap, _silhouette_sweep, estimate_n_clusters  # noqa: F401
 from .kmeans import _MINIBATCH_ABOVE, KMeansClusterer  # noqa: F401

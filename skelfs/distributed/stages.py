@@ -48,7 +48,7 @@ from .._utils import (
     rows_to_device,
     torch_generators,
 )
-from ..clustering import _device_blocks, _kmeans_plus_plus, _lloyd_passes
+from ..clustering import _device_blocks, _lloyd_passes, _seed_on_sample
 from ..dynamics import DynamicsScorer, _build_head, _RunningDynamics, auto_epochs
 from ..pruning import _SPLITS, DoubleEndPruner, water_fill
 from ..selector import AUTO_BETA_MAX_ROWS, MAX_AUTO_CLUSTERS, _auto_beta, _clone_component
@@ -116,13 +116,8 @@ def sharded_kmeans(X, layout, n_clusters, seed, comm, *, device, n_init=3, max_i
     if comm.rank == 0:
         S = torch.from_numpy(S).to(device)
         seeding = np.random.RandomState(int(rng.integers(2**31 - 1)))
-        best = None
-        for _ in range(n_init):
-            c = _kmeans_plus_plus(S, n_clusters, seeding)
-            c, _, inertia, _ = _lloyd_passes([S], c, max_iter)
-            if best is None or inertia < best[1]:
-                best = (c, inertia)
-        centers = best[0].cpu().numpy()
+        centers = _seed_on_sample(S, n_clusters, seeding, n_init=n_init, max_iter=max_iter)
+        centers = centers.cpu().numpy()
     del S
     centers = torch.from_numpy(comm.broadcast(centers)).to(device)
 
