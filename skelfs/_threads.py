@@ -8,12 +8,11 @@ needs, and a fit on 2 cores beside one busy process ran 2.5-3x slower instead of
 use on the cores this process may run on, and keeps torch at the number of cores they
 leave idle (never more than torch's configured count). The long loops (proxy
 epochs, k-means passes, the beta probes) call :func:`retune_threads` between steps;
-it re-measures at most every :data:`RETUNE_SECONDS`. The proxy dynamics do not depend
-on the thread count (a short batch steps on one thread, :func:`one_thread`), but
-scikit-learn's k-means and the beta probes can round differently with another count,
-so a fixed ``n_jobs`` is what makes runs repeat bit for bit (docs/benchmarks.md,
-"Threads"). A passive OpenMP wait policy would avoid the spinning too, but it must be set
-before torch starts and cost 24% on an idle machine (measured).
+it re-measures at most every :data:`RETUNE_SECONDS`. The selection does not depend on
+the thread count: a short proxy batch steps on one thread (:func:`one_thread`), and the
+sums that decide a k-means or probe step run through :func:`invariant_sum`
+(docs/benchmarks.md, "Threads"). A passive OpenMP wait policy would avoid the spinning
+too, but it must be set before torch starts and cost 24% on an idle machine (measured).
 """
 
 from __future__ import annotations
@@ -126,6 +125,17 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def invariant_sum(values):
+    """The sum of a tensor's values as a Python float, the same on any thread count.
+
+    torch splits a long sum across its threads and adds the partial sums, so the last
+    bits depend on the count (a 384k-element sum differed between 1 and 2 threads in 5 of
+    5 draws); NumPy's pairwise float64 sum runs on one thread. Sums along a row
+    (``sum(dim=1)``) are safe in torch: each row is summed by one thread.
+    """
+    return float(np.sum(values.detach().double().cpu().numpy()))
 
 
 def retune_threads():

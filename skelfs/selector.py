@@ -132,10 +132,10 @@ class ELFSSelector(BaseSelector):
         one per worker inside joblib's processes, e.g. under ``GridSearchCV(n_jobs=...)``)
         at most, fewer while other processes keep cores busy (re-checked every half
         second between steps; a spin-waiting thread on a shared core costs more than it
-        brings). An int fixes the count; -1 means all cores. The selection can depend
-        on the count: scikit-learn's k-means (up to 50,000 rows) and the ``beta="auto"``
-        probes round differently with other thread counts (docs/benchmarks.md,
-        "Threads"), so pass an int where runs must repeat bit for bit.
+        brings). An int fixes the count; -1 means all cores. The selection does not
+        depend on the count with the default components on CPU: every sum that decides
+        a step (k-means inertia and seeding, the probes' L-BFGS) is taken so that it
+        rounds the same on any count (docs/benchmarks.md, "Threads").
     random_state : int, RandomState instance or None, default=0
         Same input and same int seed give the same selection (on CPU).
     verbose : int, default=0

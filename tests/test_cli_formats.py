@@ -259,7 +259,7 @@ def test_elfs_summary_says_what_k_and_beta_mean_and_v_names_the_stages(table, ca
         "ELFS [2/4] proxy training dynamics:",
         "ELFS [3/4] choosing beta:",
         "ELFS [4/4] pruning and sampling:",
-        "k-means K=6, restarts: 3/3",
+        "k-means K=6, restarts on 60 rows: 3/3",
         "proxy dynamics: 20/20 (100%)",
         "choosing beta: ",
     ]:

@@ -259,7 +259,7 @@ def test_selector_hands_its_device_to_kmeans():
     assert sel.clusterer_.device == "cpu"
 
 
-def test_kmeans_n_init_auto_restarts_only_where_restarts_cluster_every_row(monkeypatch):
+def test_kmeans_n_init_auto_restarts_up_to_50k_rows_on_every_path(monkeypatch):
     import skelfs.clustering._kernels as kernels
     import skelfs.clustering.kmeans as kmeans_module
     from skelfs import KMeansClusterer
@@ -277,11 +277,31 @@ def test_kmeans_n_init_auto_restarts_only_where_restarts_cluster_every_row(monke
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 8)).astype(np.float32)
     assert KMeansClusterer().n_init == "auto"
-    for algorithm, expected in (("lloyd", 3), ("minibatch", 1), ("torch", 1)):
-        restarts.clear()
-        auto = KMeansClusterer(5, algorithm=algorithm, batch_size=256, random_state=0).fit(X)
-        assert sum(restarts) == expected, algorithm
-        fixed = KMeansClusterer(
-            5, algorithm=algorithm, n_init=expected, batch_size=256, random_state=0
-        ).fit(X)
-        np.testing.assert_array_equal(auto.labels_, fixed.labels_, err_msg=algorithm)
+    # By the number of rows only: 3 restarts up to the threshold, 1 above, on every path.
+    for threshold, expected in ((3000, 3), (2999, 1)):
+        monkeypatch.setattr(kmeans_module, "_MINIBATCH_ABOVE", threshold)
+        for algorithm in ("lloyd", "minibatch", "torch"):
+            restarts.clear()
+            auto = KMeansClusterer(5, algorithm=algorithm, batch_size=256, random_state=0).fit(X)
+            assert sum(restarts) == expected, algorithm
+            fixed = KMeansClusterer(
+                5, algorithm=algorithm, n_init=expected, batch_size=256, random_state=0
+            ).fit(X)
+            np.testing.assert_array_equal(auto.labels_, fixed.labels_, err_msg=algorithm)
+
+
+def test_kmeans_auto_runs_torch_up_to_50k_rows_and_streams_above(monkeypatch):
+    import skelfs.clustering.kmeans as kmeans_module
+    from skelfs import KMeansClusterer
+
+    X, _ = make_blobs(400, centers=4, n_features=5, random_state=0)
+    monkeypatch.setattr(kmeans_module, "_MINIBATCH_ABOVE", 400)
+    auto = KMeansClusterer(4, device="cpu", random_state=0).fit(X)
+    torch_path = KMeansClusterer(4, algorithm="torch", device="cpu", random_state=0).fit(X)
+    np.testing.assert_array_equal(auto.labels_, torch_path.labels_)
+    monkeypatch.setattr(kmeans_module, "_MINIBATCH_ABOVE", 399)
+    auto = KMeansClusterer(4, device="cpu", batch_size=100, random_state=0).fit(X)
+    streamed = KMeansClusterer(
+        4, algorithm="minibatch", device="cpu", batch_size=100, random_state=0
+    ).fit(X)
+    np.testing.assert_array_equal(auto.labels_, streamed.labels_)

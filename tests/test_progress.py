@@ -157,7 +157,7 @@ def test_elfs_verbose_names_its_stages_and_shows_progress_inside(blobs, capsys):
         "ELFS [3/4] choosing beta: a label-free search over beta in 0.0, 0.05",
         "ELFS [4/4] pruning and sampling: beta=",
         "ELFS [4/4] pruning and sampling done in",
-        "k-means K=4, restarts: 3/3 (100%)",  # inside k-means
+        "k-means K=4, restarts on 300 rows: 3/3 (100%)",  # inside k-means
         "proxy dynamics: 3/3 (100%)",  # inside the proxy training
         "choosing beta: 7/7 (100%)",  # inside the beta search
     ]:

@@ -106,3 +106,37 @@ def test_one_thread_runs_the_body_on_one_thread_and_restores_the_count():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_invariant_sum_is_the_same_on_one_and_two_threads():
+    # A plain torch sum this long splits across threads and rounds differently.
+    values = torch.randn(400_000, generator=torch.Generator().manual_seed(0))
+    sums = []
+    for threads in (1, 2):
+        with limit_threads(threads):
+            sums.append((_threads.invariant_sum(values), float(values.sum())))
+    assert sums[0][0] == sums[1][0]
+    assert sums[0][0] == pytest.approx(float(values.double().sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("n, algorithm", [(6000, "auto"), (6000, "minibatch")])
+def test_kmeans_does_not_depend_on_the_thread_count(n, algorithm):
+    # Blocks of 4096 x 16 rows: their inertia sums and k-means++'s weight sums are long
+    # enough for torch to split them across threads.
+    from sklearn.datasets import make_blobs
+
+    from skelfs import KMeansClusterer
+
+    X, _ = make_blobs(n, centers=40, n_features=16, cluster_std=4.0, random_state=0)
+    X = X.astype(np.float32)
+    fits = []
+    for threads in (1, 2):
+        with limit_threads(threads):
+            fits.append(
+                KMeansClusterer(
+                    40, algorithm=algorithm, batch_size=3000, device="cpu", random_state=0
+                ).fit(X)
+            )
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].n_iter_ == fits[1].n_iter_

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._threads import retune_threads
+from .._threads import invariant_sum, retune_threads
 from .._utils import progress, release_pages, rows_to_device
 
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
@@ -20,8 +20,7 @@ def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size, verbo
     """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
     rng = np.random.RandomState(seed)
     n = X.shape[0]
-    sample = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
-    S = rows_to_device(X, sample, device)
+    S = rows_to_device(X, _seeding_sample(n, sample_size, rng), device)
     centers = _seed_on_sample(S, k, rng, n_init=n_init, max_iter=max_iter, verbose=verbose)
     blocks = _device_blocks(X, device)
     bar = progress(None, f"k-means K={k}, passes over {n} rows", verbose)
@@ -30,6 +29,11 @@ def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size, verbo
     finally:
         bar.close()
     return centers.cpu().numpy(), labels, n_iter
+
+
+def _seeding_sample(n, size, rng):
+    """Sorted indices of ``min(n, size)`` distinct rows drawn from ``rng`` (all rows if fewer)."""
+    return np.sort(rng.choice(n, size=min(n, size), replace=False))
 
 
 def _seed_on_sample(S, k, rng, *, n_init, max_iter, verbose=0):
@@ -88,14 +92,16 @@ def _kmeans_plus_plus(S, k, rng):
     centers = [S[rng.randint(m)]]
     closest = sq_dist(centers[0][None, :])[:, 0]
     for _ in range(1, k):
-        total = float(closest.sum())
+        # Sums in NumPy float64 (one thread): the draw and the pick are then the same on
+        # any thread count.
+        weights = closest.double().cpu().numpy()
+        total = weights.sum()
         if total <= 0.0:  # fewer distinct rows than clusters: any row will do
             cand = rng.randint(m, size=n_trials)
         else:
-            probs = (closest / total).double().cpu().numpy()
-            cand = rng.choice(m, size=n_trials, p=probs / probs.sum())
+            cand = rng.choice(m, size=n_trials, p=weights / total)
         cand_d = torch.minimum(closest[:, None], sq_dist(S[cand]))
-        j = int(cand_d.sum(dim=0).argmin())
+        j = int(np.argmin(cand_d.double().cpu().numpy().sum(axis=0)))
         centers.append(S[cand[j]])
         closest = cand_d[:, j]
     return torch.stack(centers)
@@ -117,16 +123,20 @@ def _lloyd_passes(blocks, centers, max_iter, bar=None, reduce=None):
         sums = torch.zeros_like(centers)
         counts = torch.zeros(centers.shape[0], dtype=centers.dtype, device=centers.device)
         half_sq = 0.5 * (centers * centers).sum(dim=1)
-        # Summed on the device: one host sync per pass, not one per block.
-        parts, total = [], torch.zeros((), dtype=torch.float64, device=centers.device)
+        parts, costs = [], []
         for block in blocks:
             retune_threads()
             dist = half_sq[None, :] - block @ centers.T
             best_d, best = dist.min(dim=1)
-            total += 2.0 * best_d.double().sum() + (block * block).double().sum()
+            # Each row's squared distance; summed once per pass (one host sync), in
+            # NumPy, so the stopping test does not depend on the thread count.
+            costs.append(2.0 * best_d.double() + (block * block).sum(dim=1, dtype=torch.float64))
             sums.index_add_(0, best, block)
             counts.index_add_(0, best, torch.ones_like(best_d))
             parts.append(best)
+        total = torch.tensor(
+            invariant_sum(torch.cat(costs)), dtype=torch.float64, device=centers.device
+        )
         if reduce is not None:
             reduce(sums, counts, total)
         previous, inertia = inertia, float(total)

@@ -40,6 +40,7 @@ from ._kernels import (
     _fit_torch_lloyd,
     _relative_change,
     _seed_on_sample,
+    _seeding_sample,
 )
 from .estimate import estimate_n_clusters
 
@@ -50,21 +51,36 @@ _MINIBATCH_ABOVE = 50_000
 class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     """k-means pseudo-labels (the cheap clusterer for ELFS).
 
-    On CPU: Lloyd k-means (scikit-learn's ``KMeans``) for pools up to 50,000 rows;
-    streamed mini-batch k-means above. The choice depends on the number of rows only, not
-    on the dtype, so the same values give the same clusters as float16 or float32.
-    On a GPU (``device`` resolving to CUDA): Lloyd k-means in torch, streamed over
-    blocks of rows. ``algorithm`` overrides the choice. With ``n_clusters=None`` the
-    number of clusters is chosen label-free by :func:`estimate_n_clusters` (largest
-    eigengap of a kNN graph on a subsample).
+    Lloyd k-means in torch for pools up to 50,000 rows (and at any size on a GPU,
+    ``device`` resolving to CUDA); on CPU above 50,000 rows, streamed mini-batch k-means.
+    The choice depends on the number of rows only, not on the dtype, so the same values
+    give the same clusters as float16 or float32. ``algorithm`` overrides the choice;
+    ``"lloyd"`` runs scikit-learn's ``KMeans``. With ``n_clusters=None`` the number of
+    clusters is chosen label-free by :func:`estimate_n_clusters` (largest eigengap of a
+    kNN graph on a subsample).
 
-    Memory: the Lloyd path works on one float copy of ``X`` (scikit-learn centres the
-    data; float16 is upcast to float32), so at most 50,000 rows are copied under
-    ``algorithm="auto"``. The streamed path never copies or upcasts ``X`` as a whole,
-    which keeps a memory map on disk and float16 input in float16: it reads mini-batches
-    of rows, casts each to float32, and
+    The torch path (``algorithm="torch"``) seeds ``n_init`` k-means++ initialisations on
+    a random sample of ``3 * max(batch_size, n_clusters)`` rows (all rows of a smaller
+    pool), refines each with Lloyd iterations on the sample, keeps the one of lowest
+    sample inertia, then runs full Lloyd passes over all rows (block by block: assign,
+    then sum each cluster with ``index_add_``) until a pass lowers the inertia by less
+    than 0.1%. An emptied cluster keeps its previous centre. Its clusters do not depend
+    on the thread count: every sum that decides a step (k-means++'s draw weights, the
+    inertia) is taken in NumPy on one thread. It replaced scikit-learn's ``KMeans`` as
+    the default up to 50,000 rows: on 20,000 x 768 rows with 500 clusters it took 9.4 s
+    against 60 s (3 restarts each, 2 cores) for an inertia 0.14% higher, and
+    scikit-learn's OpenMP sums gave other clusters with another thread count
+    (docs/benchmarks.md, "Threads"). On CUDA, ``X`` is copied to the GPU as float32 when
+    it takes under a quarter of the free GPU memory; otherwise blocks cross at every
+    pass.
 
-    1. seeds the centres on a random sample of ``max(3 * batch_size, 3 * n_clusters)``
+    Memory: the torch path reads ``X`` block by block and the streamed path batch by
+    batch, each cast to float32, so neither copies or upcasts ``X`` as a whole: a memory
+    map stays on disk and float16 input stays float16. The ``"lloyd"`` path works on one
+    float copy of ``X`` (scikit-learn centres the data; float16 is upcast to float32).
+    The streamed path
+
+    1. seeds the centres on a random sample of ``3 * max(batch_size, n_clusters)``
        rows: k-means++ then Lloyd passes in torch float32 until a pass lowers the
        sample's inertia by less than 0.1% (``n_init`` restarts, the lowest inertia
        kept);
@@ -77,29 +93,21 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
     the inertia by 0.22% and 0.10% (``benchmarks/scale.py``); the seeding took 2.6 s
     (4.4 s with scikit-learn's float64 ``KMeans`` on the same sample, which it replaced).
 
-    The torch path (``algorithm="torch"``, the default on CUDA) seeds ``n_init``
-    k-means++ initialisations on the same kind of random sample, refines each with
-    Lloyd iterations on the sample, keeps the one of lowest sample inertia, then runs
-    full Lloyd passes over all rows (block by block: assign, then sum each cluster
-    with ``index_add_``), with the same 0.1% stopping rule. ``X`` is copied to the GPU
-    as float32 when it takes under a quarter of the free GPU memory; otherwise blocks
-    cross at every pass. An emptied cluster keeps its previous centre.
-
     Parameters
     ----------
     n_clusters : int or None, default=None
         Number of clusters, at least 1 and at most the number of rows (ELFS itself
         needs 2 or more).
     algorithm : {"auto", "lloyd", "minibatch", "torch"}, default="auto"
-        "auto": "torch" on CUDA; otherwise "lloyd" up to 50,000 rows and "minibatch"
-        above, whatever the dtype.
+        "auto": "torch" up to 50,000 rows and on CUDA; "minibatch" above 50,000 rows on
+        CPU, whatever the dtype. "lloyd" is scikit-learn's ``KMeans``.
     n_init : int or "auto", default="auto"
-        k-means restarts; the lowest inertia wins. ``"auto"``: 3 on the Lloyd path,
-        whose restarts each cluster every row; 1 on the streamed and torch paths,
-        whose restarts compete on the initialisation sample only. There, on 100k and
-        300k synthetic 768-d rows with 500 clusters, 3 restarts gave a full-data
-        inertia within the spread of 3 seeds of a single one (+0.01% and -0.02%) for
-        7-9 s more (docs/benchmarks.md, "Fewer passes where they do not pay").
+        k-means restarts; the lowest inertia wins. ``"auto"``: 3 up to 50,000 rows, 1
+        above, on every path. On the torch and streamed paths the restarts compete on
+        the initialisation sample only; on 100k and 300k synthetic 768-d rows with 500
+        clusters, 3 restarts gave a full-data inertia within the spread of 3 seeds of a
+        single one (+0.01% and -0.02%) for 7-9 s more (docs/benchmarks.md, "Fewer
+        passes where they do not pay").
     max_iter : int, default=100
         Lloyd iterations; on the streamed mini-batch path also the most passes over
         the data.
@@ -107,15 +115,14 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         Rows per mini-batch on the streamed path (at least ``n_clusters``); the torch
         path's initialisation sample has ``3 * max(batch_size, n_clusters)`` rows too.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
-        Where the torch path runs. "auto" uses CUDA when available; on CPU the
-        scikit-learn paths run unless ``algorithm="torch"``.
+        Where the torch path runs. "auto" uses CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batches.
     verbose : int, default=0
-        Show progress on stderr: over the restarts (Lloyd path) and over the passes
-        over the data (streamed and torch paths), with the inertia. The restarts run one
-        at a time with the same draws as a single ``KMeans(n_init=...)``, so the clusters
-        do not depend on ``verbose``.
+        Show progress on stderr: over the restarts (``"lloyd"`` path) and over the
+        passes over the data (streamed and torch paths), with the inertia. The
+        ``"lloyd"`` restarts run one at a time with the same draws as a single
+        ``KMeans(n_init=...)``, so the clusters do not depend on ``verbose``.
 
     Attributes
     ----------
@@ -201,18 +208,15 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
             k, k_scores = estimate_n_clusters(X, random_state=rng)
         else:
             k = check_n_clusters(self.n_clusters, X.shape[0], minimum=1)
+        # By size only, not dtype: the same values take the same path.
+        small = X.shape[0] <= _MINIBATCH_ABOVE
         algorithm = self.algorithm
         if algorithm == "auto":
-            if device.type == "cuda":
-                algorithm = "torch"
-            elif X.shape[0] > _MINIBATCH_ABOVE:  # by size only: same values, same path
-                algorithm = "minibatch"
-            else:
-                algorithm = "lloyd"
+            algorithm = "torch" if small or device.type == "cuda" else "minibatch"
         seed = draw_seed(rng)
         n_init = self.n_init
         if n_init == "auto":
-            n_init = 3 if algorithm == "lloyd" else 1
+            n_init = 3 if small else 1
         if algorithm == "torch":
             centers, labels, n_iter = _fit_torch_lloyd(
                 X,
@@ -255,7 +259,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         rng = np.random.RandomState(seed)
         n = X.shape[0]
         batch = min(n, max(self.batch_size, k))
-        sample = np.sort(rng.choice(n, size=min(n, max(3 * batch, 3 * k)), replace=False))
+        sample = _seeding_sample(n, 3 * max(self.batch_size, k), rng)
         centers = _seed_on_sample(
             rows_to_device(X, sample, torch.device("cpu")),
             k,
