@@ -22,6 +22,53 @@ from common import DATA_DIR, DATASETS, load_dataset
 from skelfs import ELFSSelector
 
 
+def op_check(draws=5):
+    """How many of ``draws`` random inputs give other bits with 1 and 2 torch threads, per op.
+
+    The ops the k-means and probe kernels use, at their sizes (4096-row blocks of 768
+    features, 500 clusters, 4,500 probe rows); a plain ``sum``/``dot`` for contrast.
+    """
+    import torch
+
+    from skelfs._threads import invariant_sum
+
+    ops = {
+        "sum() of 384k values": lambda a: a["v"].sum(),
+        "dot() of 384k values": lambda a: torch.dot(a["v"], a["w"]),
+        "invariant_sum of 384k values": lambda a: torch.tensor(invariant_sum(a["v"])),
+        "row sums (W*W).sum(dim=1)": lambda a: (a["W"] * a["W"]).sum(dim=1),
+        "column sums of 12288 x 8": lambda a: a["C"].sum(dim=0),
+        "block @ centres.T (4096 x 768 x 500)": lambda a: a["B"] @ a["W"],
+        "X.T @ G (probe gradient)": lambda a: a["X"].T @ a["G"],
+        "index_add_ of a block": lambda a: torch.zeros(500, 768).index_add_(0, a["lab"], a["B"]),
+        "cross_entropy, 4500 rows": lambda a: torch.nn.functional.cross_entropy(a["L"], a["y"]),
+    }
+    gen = torch.Generator().manual_seed(0)
+    differ = dict.fromkeys(ops, 0)
+    previous = torch.get_num_threads()
+    for _ in range(draws):
+        a = {
+            "v": torch.randn(384_000, generator=gen),
+            "w": torch.randn(384_000, generator=gen),
+            "W": torch.randn(768, 500, generator=gen),
+            "C": torch.rand(12_288, 8, generator=gen),
+            "B": torch.randn(4096, 768, generator=gen),
+            "lab": torch.randint(0, 500, (4096,), generator=gen),
+            "L": torch.randn(4500, 500, generator=gen),
+            "y": torch.randint(0, 500, (4500,), generator=gen),
+            "X": torch.randn(4500, 768, generator=gen),
+            "G": torch.randn(4500, 500, generator=gen),
+        }
+        for name, op in ops.items():
+            results = []
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                results.append(op(a))
+            differ[name] += not torch.equal(*results)
+    torch.set_num_threads(previous)
+    return differ
+
+
 def fit(X, budget, seed, n_jobs):
     t0 = time.perf_counter()
     sel = ELFSSelector(budget=budget, n_jobs=n_jobs, random_state=seed).fit(X)
@@ -41,7 +88,15 @@ def main():
     parser.add_argument("--n-jobs", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--out-md")
+    parser.add_argument(
+        "--ops", action="store_true", help="only check single torch ops at 1 and 2 threads"
+    )
     args = parser.parse_args()
+    if args.ops:
+        print("| op | draws with other bits at 1 and 2 threads (of 5) |\n|---|---|")
+        for name, count in op_check().items():
+            print(f"| {name} | {count} |")
+        return
     header = (
         "| dataset | budget | seed | "
         + " | ".join(f"n_jobs={j}" for j in args.n_jobs)

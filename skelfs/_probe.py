@@ -21,14 +21,17 @@ gradient is written out (``softmax - onehot``), with no autograd graph.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._threads import invariant_sum
 from .dynamics import softmax_residual
 
-#: Armijo's sufficient-decrease constant and the most step halvings per line search.
-_ARMIJO = 1e-4
-_MAX_BACKTRACKS = 30
+#: Wolfe conditions: sufficient decrease (c1) and curvature (c2), as usual for L-BFGS.
+_C1, _C2 = 1e-4, 0.9
+#: Most objective evaluations per line search.
+_MAX_LS_EVALS = 25
 
 
 def probe_accuracy(X_train, y_train, X_val, y_val, *, device, C=1.0, max_iter=300, tol=1e-5):
@@ -106,12 +109,12 @@ def _dot(a, b):
 def _lbfgs(objective, x, *, max_iter, tol, history=10, tolerance_change=1e-9):
     """Minimise a smooth convex ``objective(x) -> (value, gradient)`` from ``x``.
 
-    L-BFGS (two-loop recursion over the last ``history`` pairs) with a backtracking
-    line search for sufficient decrease; curvature pairs with ``y.s <= 1e-10`` are
-    skipped (on a convex objective that only happens along flat directions). Stops when
-    the largest gradient entry is at most ``tol``, when the value or the step changes by
-    less than ``tolerance_change``, or after ``max_iter`` iterations. The first step is
-    ``-g / max(1, |g|_1)``, as ``torch.optim.LBFGS``.
+    L-BFGS (two-loop recursion over the last ``history`` pairs) with a line search for
+    the strong Wolfe conditions (:func:`_wolfe_search`); curvature pairs with
+    ``y.s <= 1e-10`` are skipped. Stops when the largest gradient entry is at most
+    ``tol``, when the value or the step changes by less than ``tolerance_change``, or
+    after ``max_iter`` iterations. The first trial step is ``-g / max(1, |g|_1)``, as in
+    ``torch.optim.LBFGS``, whose rules this follows.
     """
     f, g = objective(x)
     pairs = []  # (s, y, 1 / y.s), oldest first
@@ -135,18 +138,12 @@ def _lbfgs(objective, x, *, max_iter, tol, history=10, tolerance_change=1e-9):
         if gtd > -tolerance_change:  # not a descent direction any more
             break
         t = 1.0 if iteration else min(1.0, 1.0 / invariant_sum(g.abs().sum(dim=1)))
-        for _ in range(_MAX_BACKTRACKS):
-            x_new = x + t * d
-            f_new, g_new = objective(x_new)
-            if f_new <= f + _ARMIJO * t * gtd:
-                break
-            # The minimiser of the quadratic through f, f' and f_new, kept in [t/10, t/2].
-            curve = f_new - f - gtd * t
-            t_min = -gtd * t * t / (2.0 * curve) if curve > 0 else 0.5 * t
-            t = min(max(t_min, 0.1 * t), 0.5 * t)
-        else:
+        t, f_new, g_new = _wolfe_search(objective, x, d, f, g, gtd, t)
+        if t == 0.0:
             break  # no decrease found: x is as good as this precision allows
-        s, y = x_new - x, g_new - g
+        s = t * d
+        x_new = x + s
+        y = g_new - g
         ys = _dot(y, s)
         if ys > 1e-10:
             pairs.append((s, y, 1.0 / ys))
@@ -158,3 +155,64 @@ def _lbfgs(objective, x, *, max_iter, tol, history=10, tolerance_change=1e-9):
         if small_step or small_change:
             break
     return x
+
+
+def _wolfe_search(objective, x, d, f, g, gtd, t):
+    """A step ``t`` along ``d`` meeting the strong Wolfe conditions, with its value and
+    gradient: ``(t, f(x + t d), g(x + t d))``, or ``(0, f, g)`` if none was found.
+
+    Bracketing then zoom, with cubic interpolation (Nocedal and Wright, *Numerical
+    Optimization*, algorithms 3.5 and 3.6). A trial may grow to 10x the previous one, so
+    a short first guess costs a few evaluations, not many iterations.
+    """
+    previous = (0.0, f, gtd, g)
+    for evals in range(1, _MAX_LS_EVALS + 1):
+        f_t, g_t = objective(x + t * d)
+        trial = (t, f_t, _dot(g_t, d), g_t)
+        if f_t > f + _C1 * t * gtd or (evals > 1 and f_t >= previous[1]):
+            return _zoom(objective, x, d, f, gtd, previous, trial, evals)
+        if abs(trial[2]) <= -_C2 * gtd:
+            return t, f_t, g_t
+        if trial[2] >= 0:
+            return _zoom(objective, x, d, f, gtd, trial, previous, evals)
+        t_next = _cubic_minimum(previous, trial, t + 0.01 * (t - previous[0]), 10.0 * t)
+        previous, t = trial, t_next
+    return previous[0], previous[1], previous[3]
+
+
+def _zoom(objective, x, d, f, gtd, lo, hi, evals):
+    """Narrow ``[lo, hi]`` (points ``(t, f, g.d, g)``; ``lo`` has the lower value and
+    meets sufficient decrease) to a strong Wolfe step."""
+    while evals < _MAX_LS_EVALS and abs(hi[0] - lo[0]) > 1e-12:
+        a, b = sorted((lo[0], hi[0]))
+        t = _cubic_minimum(lo, hi, a, b)
+        if min(t - a, b - t) < 0.1 * (b - a):  # too close to an end: bisect instead
+            t = 0.5 * (a + b)
+        f_t, g_t = objective(x + t * d)
+        evals += 1
+        trial = (t, f_t, _dot(g_t, d), g_t)
+        if f_t > f + _C1 * t * gtd or f_t >= lo[1]:
+            hi = trial
+        else:
+            if abs(trial[2]) <= -_C2 * gtd:
+                return t, f_t, g_t
+            if trial[2] * (hi[0] - lo[0]) >= 0:
+                hi = lo
+            lo = trial
+    return lo[0], lo[1], lo[3]
+
+
+def _cubic_minimum(p, q, low, high):
+    """Minimiser in ``[low, high]`` of the cubic through two points ``(t, f, f', ...)``;
+    the middle of the interval when the cubic has no minimum."""
+    (t1, f1, g1), (t2, f2, g2) = p[:3], q[:3]
+    d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
+    square = d1 * d1 - g1 * g2
+    if square < 0.0:
+        return 0.5 * (low + high)
+    d2 = math.copysign(math.sqrt(square), t2 - t1)
+    denominator = g2 - g1 + 2.0 * d2
+    if denominator == 0.0:
+        return 0.5 * (low + high)
+    t = t2 - (t2 - t1) * (g2 + d2 - d1) / denominator
+    return min(max(t, low), high)
