@@ -44,7 +44,8 @@ from ._kernels import (
 )
 from .estimate import estimate_n_clusters
 
-# Above this many rows Lloyd k-means gets slow on a laptop; mini-batch k-means takes over.
+# Up to this many rows (by count, not dtype): full Lloyd passes in torch and 3 restarts;
+# above, on CPU, streamed mini-batch passes and 1 restart.
 _MINIBATCH_ABOVE = 50_000
 
 
@@ -198,8 +199,8 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         self._validate_params()
         device = resolve_device(self.device)
         reject_sparse(X)
-        # float16 stays float16 here (the Lloyd path upcasts its <= 50k rows, the streamed
-        # path one batch at a time); memory maps stay on disk.
+        # float16 stays float16 here (the torch and streamed paths cast one block or batch
+        # at a time; "lloyd" upcasts all of X); memory maps stay on disk.
         with streamed_finite_check(X):
             X = validate_data(self, X, dtype=list(FLOAT_DTYPES), copy=False, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
@@ -231,7 +232,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         elif algorithm == "minibatch":
             centers, labels, n_iter = self._fit_streamed(X, k, seed, n_init)
         else:
-            if X.dtype == np.float16:  # sklearn needs float32; at most 50k rows under "auto"
+            if X.dtype == np.float16:  # sklearn needs float32 (only on request: not "auto")
                 X = X.astype(np.float32)
             km = _lloyd_restarts(
                 X,
