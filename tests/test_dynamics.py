@@ -166,6 +166,27 @@ def test_cuda_without_cuda_is_a_clear_error():
         DynamicsScorer(device="cuda").fit(X, y)
 
 
+@pytest.mark.parametrize("hidden", [None, 7])
+def test_head_init_is_nn_linear_default_from_the_generator_only(hidden):
+    # nn.Linear's default init (uniform in +-1/sqrt(fan_in), weight then bias), drawn
+    # from the private generator: the global torch RNG is neither read nor advanced.
+    from skelfs.dynamics import _build_head
+
+    state = torch.get_rng_state()
+    head = _build_head(16, 5, hidden, 0.0, torch.Generator().manual_seed(4), None)
+    assert torch.equal(torch.get_rng_state(), state)
+    gen = torch.Generator().manual_seed(4)
+    linears = [m for m in head if isinstance(m, torch.nn.Linear)]
+    for layer in linears:
+        n_out, n_in = layer.weight.shape
+        bound = 1.0 / np.sqrt(n_in)
+        expected_w = torch.empty(n_out, n_in).uniform_(-bound, bound, generator=gen)
+        expected_b = torch.empty(n_out).uniform_(-bound, bound, generator=gen)
+        assert torch.equal(layer.weight, expected_w) and torch.equal(layer.bias, expected_b)
+        assert layer.weight.device.type == "cpu" and layer.weight.requires_grad
+    assert [m.out_features for m in linears] == ([5] if hidden is None else [hidden, 5])
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_hand_written_linear_step_follows_torch_sgd(dropout):
     # The linear head's hand-written gradient and update must follow autograd +
