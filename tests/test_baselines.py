@@ -26,6 +26,24 @@ def test_kcenter_identical_rows_still_fill_budget():
     assert sel.n_selected_ == 7 and np.unique(sel.ranking_).size == 7
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_kcenter_one_block_and_streamed_blocks_pick_the_same_rows(dtype):
+    # A pool of one block is cast to float64 once; a larger one block by block at every
+    # pick. Same float64 arithmetic, so the same ranking and distances.
+    X, _ = make_blobs(300, centers=5, n_features=8, random_state=1)
+    X = X.astype(dtype)
+    whole = KCenterGreedySelector(budget=40, random_state=3).fit(X)
+    blocks = KCenterGreedySelector(budget=40, block_size=64, random_state=3).fit(X)
+    np.testing.assert_array_equal(whole.ranking_, blocks.ranking_)
+    np.testing.assert_array_equal(whole.min_distances_, blocks.min_distances_)
+    # each pick is the row farthest from the picks before it
+    Xd = X.astype(np.float64)
+    for i in (1, 10, 39):
+        picked = Xd[whole.ranking_[:i]]
+        dist = np.sqrt(((Xd[:, None, :] - picked[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        assert dist[whole.ranking_[i]] == pytest.approx(dist.max(), rel=1e-9)
+
+
 def test_prototypicality_ends():
     X, _ = make_blobs(200, centers=3, n_features=4, random_state=0)
     hard = PrototypicalitySelector(budget=20, end="hard", n_clusters=3).fit(X)
