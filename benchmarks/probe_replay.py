@@ -55,7 +55,8 @@ def main():
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.05, 0.1, 0.3])
     parser.add_argument("--data-dir", default=DATA_DIR)
     args = parser.parse_args()
-    spec = importlib.util.spec_from_file_location("old_probe", args.old_probe)
+    # Loaded as a module of the skelfs package, so that its relative imports resolve.
+    spec = importlib.util.spec_from_file_location("skelfs._replayed_probe", args.old_probe)
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)
     probes = {"old": old.probe_accuracy, "new": selector.probe_accuracy}

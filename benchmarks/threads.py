@@ -8,6 +8,11 @@ used).
 
     flock /tmp/skelfs_bench.lock env PYTHONPATH=. python benchmarks/threads.py \\
         --out-md benchmarks/results/threads_invariance.md
+
+``--baselines`` does the same for every other registered selector (``skelfs.registry``,
+with its registered settings and ``random_state=0``), which have no ``n_jobs``: each fit
+runs inside ``skelfs._threads.limit_threads(n)``, which caps torch and the BLAS/OpenMP
+pools.
 """
 
 import argparse
@@ -75,6 +80,44 @@ def fit(X, budget, seed, n_jobs):
     return sel, time.perf_counter() - t0
 
 
+def baseline_rows(args):
+    """Markdown rows for ``--baselines``: each selector's selection and time per thread count."""
+    from skelfs._threads import limit_threads
+    from skelfs.registry import SELECTORS
+
+    names = [name for name in SELECTORS if name not in ("random", "elfs")]
+    lines = [
+        "| dataset | budget | selector | "
+        + " | ".join(f"{j} thread{'s' * (j > 1)}" for j in args.n_jobs)
+        + " | same selection |",
+        "|" + "---|" * (4 + len(args.n_jobs)),
+    ]
+    same_count = cells = 0
+    for dataset in args.datasets:
+        X = load_dataset(Path(args.data_dir), dataset)[0]
+        for budget in args.budgets:
+            for name in names:
+                spec = SELECTORS[name]
+                picks, times = [], []
+                for n_jobs in args.n_jobs:
+                    est = spec.cls(**{**spec.defaults, "budget": budget, "random_state": 0})
+                    t0 = time.perf_counter()
+                    with limit_threads(n_jobs):
+                        est.fit(X)
+                    times.append(time.perf_counter() - t0)
+                    picks.append(est.get_support(indices=True))
+                equal = all(np.array_equal(picks[0], p) for p in picks[1:])
+                same_count += equal
+                cells += 1
+                lines.append(
+                    f"| {dataset} | {budget:g} | {name} | "
+                    + " | ".join(f"{t:.1f} s" for t in times)
+                    + f" | {'yes' if equal else '**no**'} |"
+                )
+                print(lines[-1], flush=True)
+    return lines, f"Same selection across thread counts in {same_count} of {cells} fits."
+
+
 def same(fits, attribute):
     first = getattr(fits[0], attribute)
     return all(np.array_equal(first, getattr(f, attribute)) for f in fits[1:])
@@ -91,7 +134,16 @@ def main():
     parser.add_argument(
         "--ops", action="store_true", help="only check single torch ops at 1 and 2 threads"
     )
+    parser.add_argument(
+        "--baselines", action="store_true", help="check every registered selector but ELFS"
+    )
     args = parser.parse_args()
+    if args.baselines:
+        lines, summary = baseline_rows(args)
+        print(summary)
+        if args.out_md:
+            write_md(args, "Baselines' selections against the thread count", lines, summary)
+        return
     if args.ops:
         print("| op | draws with other bits at 1 and 2 threads (of 5) |\n|---|---|")
         for name, count in op_check().items():
@@ -135,24 +187,29 @@ def main():
     )
     print(summary)
     if args.out_md:
-        info = machine_info()
-        machine = f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}"
-        text = "\n".join(
-            [
-                "# Selections against the thread count",
-                "",
-                "Command: `flock /tmp/skelfs_bench.lock env PYTHONPATH=. python "
-                f"benchmarks/threads.py --out-md {args.out_md}`",
-                "",
-                f"Machine: {machine}. Data: {args.data_dir} (real embeddings; labels unused).",
-                "",
-                *lines,
-                "",
-                summary,
-                "",
-            ]
-        )
-        Path(args.out_md).write_text(text)
+        write_md(args, "Selections against the thread count", lines, summary)
+
+
+def write_md(args, title, lines, summary):
+    info = machine_info()
+    machine = f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}"
+    flags = " --baselines" if args.baselines else ""
+    text = "\n".join(
+        [
+            f"# {title}",
+            "",
+            "Command: `flock /tmp/skelfs_bench.lock env PYTHONPATH=. python "
+            f"benchmarks/threads.py{flags} --out-md {args.out_md}`",
+            "",
+            f"Machine: {machine}. Data: {args.data_dir} (real embeddings; labels unused).",
+            "",
+            *lines,
+            "",
+            summary,
+            "",
+        ]
+    )
+    Path(args.out_md).write_text(text)
 
 
 if __name__ == "__main__":
