@@ -86,3 +86,22 @@ def test_lbfgs_finds_the_minimum_of_a_convex_quadratic():
     x0 = torch.zeros(30, 2, dtype=torch.float64)
     x = _lbfgs(objective, x0, max_iter=500, tol=1e-8, tolerance_change=0.0)
     np.testing.assert_allclose(x.numpy(), torch.linalg.solve(A, b).numpy(), atol=1e-6)
+
+
+def test_probe_stops_where_the_true_gradient_is_small(digits):
+    # The line search updates the logits incrementally (Z + t dZ, no fresh X @ W per
+    # trial step): the weights it returns must still meet the stopping rule on logits
+    # recomputed from scratch, in float64, not only on the updated ones.
+    from skelfs._probe import fit_probe
+
+    Xtr, ytr, _, _ = digits
+    tol = 1e-4
+    mean, std, P = fit_probe(Xtr, ytr, device=CPU, tol=tol, max_iter=1000)
+    X = (torch.as_tensor(Xtr, dtype=torch.float64) - mean.double()) / std.double()
+    W, b = P[:-1].double(), P[-1].double()
+    n = X.shape[0]
+    residual = torch.softmax(X @ W + b, dim=1)
+    residual[torch.arange(n), torch.as_tensor(np.unique(ytr, return_inverse=True)[1])] -= 1
+    grad_W = X.T @ residual / n + W / n  # C = 1: the penalty's gradient is W / (C n)
+    grad_b = residual.sum(dim=0) / n
+    assert max(grad_W.abs().max(), grad_b.abs().max()) <= 2 * tol
