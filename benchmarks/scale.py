@@ -242,13 +242,19 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         out["detail"] = f"K={clusterer.n_clusters_}, n_iter={clusterer.n_iter_}"
     elif stage == "dynamics":
         labels = np.load(f"{stem}_labels.npy")
-        train_time = []
+        import torch
+
+        train_time, beside = [], []
         original = type(scorer)._train
 
         def timed_train(self, *args, **kwargs):
+            # The matmul reference right before and after the loop, in this process: the
+            # host's speed drifts within a run, so the parent's one figure is a poor yardstick.
+            beside.append(_matmul_gflops(torch, 50))
             t = time.perf_counter()
             result = original(self, *args, **kwargs)
             train_time.append(time.perf_counter() - t)
+            beside.append(_matmul_gflops(torch, 50))
             return result
 
         type(scorer)._train = timed_train
@@ -258,6 +264,7 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         flops = 4.0 * n * d * k * scorer.epochs_
         out["train_s"] = train_time[0]
         out["gflops"] = flops / train_time[0] / 1e9
+        out["matmul_gflops"] = sum(beside) / len(beside)
         out["detail"] = (
             f"K={k}, epochs={scorer.epochs_}, batch={scorer.batch_size}, "
             f"train acc {scorer.train_accuracy_:.3f}"
@@ -373,6 +380,7 @@ FIELDS = [
     "data_mb",
     "peak_over_data",
     "gflops",
+    "matmul_gflops",
     "train_s",
     "detail",
     "load_avg",
@@ -425,7 +433,8 @@ def write_markdown(path, rows, meta):
         f"Data: synthetic clustered embeddings, d = {dim}, float32 memory map. Each cell: wall "
         "time, peak RSS of that stage's own fresh process (imports, touched pages of the "
         "memory map, the stage), and for the dynamics the achieved GFLOP/s of the training "
-        "loop. GB = 10^9 bytes.",
+        "loop, against the same matmul measured in that process right before and after the "
+        "loop (the mean of the two). GB = 10^9 bytes.",
         "",
     ]
     for setting in settings:
@@ -449,6 +458,9 @@ def write_markdown(path, rows, meta):
                     cell = f"{wall:.1f} s, {_gb(rss):.2f} GB"
                     if stage == "dynamics" and r.get("gflops"):
                         cell += f", {float(r['gflops']):.0f} GFLOP/s"
+                        if r.get("matmul_gflops"):  # absent in CSVs from before this column
+                            ratio = float(r["gflops"]) / float(r["matmul_gflops"])
+                            cell += f" ({ratio:.0%} of the matmul beside it)"
                     cells.append(cell)
             if pts:
                 label = stage + (" (TEMI only)" if stage == "knn" else "")
