@@ -11,6 +11,9 @@ setting's (|A & B| / budget). The noise floor is the same 20-epoch run with anot
 seed: a cheaper setting whose overlap reaches it changes the selection no more than
 the seed does. ``--restarts`` also compares k-means ``n_init=1`` with 3 (the labels'
 adjusted Rand index, and the overlap of the 20-epoch selections built on each).
+``--batch-sizes`` adds 5-epoch variants at other batch sizes (fewer, larger SGD steps at
+the same learning rate), with the proxy loop's GFLOP/s (``4 n d K epochs`` over the
+scorer's fit time, standardisation included) beside the plain matmul's.
 
 Command (alone on the machine)::
 
@@ -31,7 +34,8 @@ from scipy.stats import spearmanr
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from scale import ensure_data  # noqa: E402
+import torch  # noqa: E402
+from scale import _matmul_gflops, ensure_data  # noqa: E402
 
 from skelfs import DoubleEndPruner, DynamicsScorer, KMeansClusterer  # noqa: E402
 from skelfs._utils import floor_count  # noqa: E402
@@ -61,6 +65,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 5, 3])
     parser.add_argument("--restarts", action="store_true")
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/skelfs_scale"))
     args = parser.parse_args()
     print("| n | variant | seconds | score Spearman vs full | selection overlap vs full |")
@@ -73,8 +78,8 @@ def main():
         labels = km.labels_
         print(f"| {n:,} | k-means n_init=3 (K={k}) | {t_km:.1f} | | |", flush=True)
 
-        def scores(epochs, seed, y=labels):
-            scorer = DynamicsScorer(epochs=epochs, random_state=seed)
+        def scores(epochs, seed, y=labels, batch_size=256):
+            scorer = DynamicsScorer(epochs=epochs, batch_size=batch_size, random_state=seed)
             return timed(lambda: scorer.fit(X, y).scores_)
 
         full, t_full = scores(20, 0)
@@ -91,6 +96,15 @@ def main():
             s, t = scores(epochs, 0)
             print(
                 f"| {n:,} | {epochs} epochs | {t:.1f} | {spearmanr(full, s)[0]:.3f} | "
+                f"{overlap(ref, select(s, labels, n_select), n_select):.3f} |",
+                flush=True,
+            )
+        for batch_size in args.batch_sizes:
+            s, t = scores(5, 0, batch_size=batch_size)
+            gflops = 4.0 * n * X.shape[1] * k * 5 / t / 1e9
+            print(
+                f"| {n:,} | 5 epochs, batch {batch_size} ({gflops:.0f} GFLOP/s; matmul "
+                f"{_matmul_gflops(torch, 50):.0f}) | {t:.1f} | {spearmanr(full, s)[0]:.3f} | "
                 f"{overlap(ref, select(s, labels, n_select), n_select):.3f} |",
                 flush=True,
             )
