@@ -13,6 +13,13 @@ the thread count: a short proxy batch steps on one thread (:func:`one_thread`), 
 sums that decide a k-means or probe step run through :func:`invariant_sum`
 (docs/benchmarks.md, "Threads"). A passive OpenMP wait policy would avoid the spinning
 too, but it must be set before torch starts and cost 24% on an idle machine (measured).
+
+On Intel CPUs torch's MKL also splits the inner dimension of a matmul across threads
+when the output is small next to it; ``skelfs/__init__.py`` puts MKL in its strict
+reproducibility mode (``MKL_CBWR=AUTO,STRICT``), which keeps GEMMs bitwise the same on
+any thread count, and :func:`warn_unless_reproducible_blas` says so where MKL had
+started before that. Matrix-vector products stay thread-dependent in that mode, so the
+library computes none (a bias gradient is a column ``sum``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,51 @@ RETUNE_SECONDS = 0.5
 _BUSY_FRACTION = 0.3
 
 _ACTIVE = contextvars.ContextVar("skelfs_thread_governor", default=None)
+#: mkl_cbwr.h's flag for the strict mode, in what ``mkl_cbwr_get(MKL_CBWR_ALL)`` returns.
+_MKL_CBWR_STRICT = 0x10000
+_WARNED_BLAS = False
+
+
+def mkl_strict_mode():
+    """Whether torch's MKL runs in strict reproducibility mode: True or False, None where
+    torch has no MKL or its mode cannot be read (the query is MKL's own, best effort)."""
+    import ctypes
+
+    import torch
+
+    if not torch.backends.mkl.is_available():
+        return None
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        get = lib.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return None
+    get.argtypes, get.restype = [ctypes.c_int], ctypes.c_int
+    return bool(get(-1) & _MKL_CBWR_STRICT)
+
+
+def warn_unless_reproducible_blas():
+    """Warn once per process when torch's MKL runs outside its strict mode."""
+    global _WARNED_BLAS
+    if _WARNED_BLAS:
+        return
+    _WARNED_BLAS = True
+    if mkl_strict_mode() is False:
+        import warnings
+
+        value = os.environ.get("MKL_CBWR", "")
+        cause = (
+            f"MKL_CBWR is set to {value!r}, without STRICT"
+            if "STRICT" not in value.upper()
+            else "torch's MKL started before skelfs set MKL_CBWR=AUTO,STRICT"
+        )
+        warnings.warn(
+            f"{cause}, so on Intel CPUs the selection may depend on the number of threads "
+            "and on the machine's load. Import skelfs before running torch matmuls, or "
+            "start Python with MKL_CBWR=AUTO,STRICT.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _cpu_seconds(cpus):
@@ -154,6 +206,7 @@ def limit_threads(n_jobs):
     cores busy (an enclosing ``None`` block's governor is reused). ``-1`` means all
     cores; an int fixes the count. The previous torch setting is restored.
     """
+    warn_unless_reproducible_blas()
     if n_jobs is None:
         if _ACTIVE.get() is not None:
             yield

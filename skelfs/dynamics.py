@@ -222,7 +222,7 @@ def softmax_residual(log_p, y, out=None):
     return out
 
 
-def sgd_step(head, weight_decay, batch_size, momentum=0.9):
+def sgd_step(head, weight_decay, momentum=0.9):
     """``step(xb, yb, lr, log_p, residual)``: one SGD step (momentum, weight decay) on
     the mean negative log-likelihood of ``head``.
 
@@ -261,7 +261,6 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
     params = (linear.weight, linear.bias)
     # Zero momentum buffers make the first update buf = grad, as torch's SGD does.
     buffers = [torch.zeros_like(param) for param in params]
-    ones = torch.ones(batch_size, device=linear.weight.device)  # bias gradient as a matvec
 
     @torch.no_grad()
     def linear_step(xb, yb, lr, log_p, residual):
@@ -273,7 +272,8 @@ def sgd_step(head, weight_decay, batch_size, momentum=0.9):
         # straight into the buffer (BLAS's beta), then param -= lr * buf.
         w_buf, b_buf = buffers
         w_buf.addmm_(residual.t(), xb, beta=momentum, alpha=scale)
-        b_buf.addmv_(residual.t(), ones[: yb.shape[0]], beta=momentum, alpha=scale)
+        # A column sum, not a matrix-vector product: MKL splits those across threads.
+        b_buf.mul_(momentum).add_(residual.sum(dim=0), alpha=scale)
         for param, buf in zip(params, buffers):
             buf.add_(param, alpha=weight_decay)
             param.add_(buf, alpha=-lr)
@@ -463,7 +463,7 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device=device)
         inv_std_t = 1.0 / torch.as_tensor(std, dtype=torch.float32, device=device)
         y_t = torch.as_tensor(y_enc, dtype=torch.long, device=device)
-        step = sgd_step(head, self.weight_decay, self.batch_size)
+        step = sgd_step(head, self.weight_decay)
         lrs = cosine_learning_rates(self.learning_rate, epochs * -(-n // self.batch_size))
         chunk = chunk_rows(self.batch_size, n_classes)
         stats = _RunningDynamics(n, device)

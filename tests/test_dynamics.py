@@ -202,7 +202,7 @@ def test_hand_written_linear_step_follows_torch_sgd(dropout):
         return _build_head(16, 5, None, dropout, gen, torch.Generator().manual_seed(2))
 
     fast_head, ref_head = head(), head()
-    step = sgd_step(fast_head, 5e-3, 32)
+    step = sgd_step(fast_head, 5e-3)
     opt = torch.optim.SGD(ref_head.parameters(), lr=0.0, momentum=0.9, weight_decay=5e-3)
     lrs = cosine_learning_rates(0.5, 8)
     np.testing.assert_allclose(

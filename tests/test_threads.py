@@ -79,12 +79,15 @@ def test_limit_threads_none_governs_and_an_int_fixes_the_count(monkeypatch):
     assert torch.get_num_threads() == before
 
 
-@pytest.mark.parametrize("n", [3000, 2821])
-def test_scores_do_not_depend_on_the_thread_count(n):
+@pytest.mark.parametrize("n, d", [(3000, 32), (2821, 32), (600, 1024)])
+def test_scores_do_not_depend_on_the_thread_count(n, d):
     # 2821 = 11 x 256 + 5: each epoch ends on a 5-row batch, whose matmul kernel the BLAS
     # chose by thread count until such steps ran on one thread (_threads.one_thread).
+    # d = 1024: on Intel CPUs MKL split the logits' 1024-long inner products across
+    # threads until skelfs set its strict mode; the bias gradient was a matrix-vector
+    # product, which MKL splits in any mode.
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, 32)).astype(np.float32)
+    X = rng.standard_normal((n, d)).astype(np.float32)
     y = rng.integers(20, size=n)
     scores = [
         DynamicsScorer(epochs=3, random_state=0, n_jobs=n_jobs).fit(X, y).all_scores_
@@ -140,3 +143,65 @@ def test_kmeans_does_not_depend_on_the_thread_count(n, algorithm):
     np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].n_iter_ == fits[1].n_iter_
+
+
+def test_probe_does_not_depend_on_the_thread_count():
+    # Its gradient X^T residual sums over every training row: MKL split a 3000-long
+    # inner dimension across threads (16 x 10 output) outside its strict mode.
+    from skelfs._probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 16)).astype(np.float32)
+    y = rng.integers(10, size=3000)
+    weights = []
+    for threads in (1, 2):
+        with limit_threads(threads):
+            weights.append(fit_probe(X, y, device=torch.device("cpu"), max_iter=20)[2].numpy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def _python(code, **env):
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    environ.update(env)
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=True,
+    )
+    return result.stdout.strip(), result.stderr
+
+
+def test_importing_skelfs_puts_mkl_in_strict_mode_and_keeps_a_users_setting():
+    code = (
+        "import os, skelfs\nfrom skelfs._threads import mkl_strict_mode\n"
+        "print(os.environ['MKL_CBWR'], mkl_strict_mode())"
+    )
+    out, _ = _python(code)
+    expected = "True" if torch.backends.mkl.is_available() else "None"
+    assert out.split() == ["AUTO,STRICT", expected]
+    out, _ = _python(code, MKL_CBWR="AUTO")
+    assert out.split()[0] == "AUTO"
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="torch without MKL")
+def test_a_fit_warns_once_when_mkl_started_outside_strict_mode():
+    code = (
+        "import torch\ntorch.randn(64, 64) @ torch.randn(64, 64)  # MKL starts here\n"
+        "import numpy as np\nfrom skelfs import DynamicsScorer\n"
+        "X = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)\n"
+        "y = np.arange(300) % 3\n"
+        "for _ in range(2):\n"
+        "    DynamicsScorer(epochs=1, random_state=0).fit(X, y)\n"
+    )
+    _, err = _python(code)
+    assert err.count("RuntimeWarning: torch's MKL started before skelfs") == 1
+    _, err = _python(code, MKL_CBWR="AUTO,STRICT")
+    assert "RuntimeWarning" not in err
+    _, err = _python(code.replace("torch.randn(64, 64) @ torch.randn(64, 64)", ""), MKL_CBWR="AUTO")
+    assert err.count("RuntimeWarning: MKL_CBWR is set to 'AUTO', without STRICT") == 1
