@@ -486,8 +486,8 @@ class DynamicsScorer(ValidatedParamsMixin, BaseEstimator):
                     for b_start in range(0, rows.size, self.batch_size):
                         # Each batch is perm's next slice, its rows in file order.
                         rows[b_start : b_start + self.batch_size].sort()
-                    xc = rows_to_device(X, rows, device)  # a fresh copy: rows is an array
-                    pages.read(rows.size)
+                    # A fresh copy (take returns a new array): standardised in place below.
+                    xc = rows_to_device(pages.take(rows), slice(None), device)
                     xc.sub_(mean_t).mul_(inv_std_t)
                     idx = torch.from_numpy(rows).to(device)
                     yc = y_t[idx]

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_memory
 from ._probe import probe_accuracy
 from ._threads import retune_threads
 from ._utils import (
+    PageReleaser,
     Stages,
     check_beta,
     check_n_clusters,
@@ -488,7 +489,8 @@ def _auto_beta(
     perm = rng.permutation(pool.size)
     val, rest = pool[np.sort(perm[:n_val])], pool[np.sort(perm[n_val:])]
     n_sub = max(1, int(round(n_select * rest.size / n)))
-    X_val = np.asarray(X[val])
+    pages = PageReleaser(X)  # scattered reads of a map larger than memory stay bounded
+    X_val = pages.take(val)
     sub_similarity = None if similarity is None else similarity[rest][:, rest]
     # Only the candidates feasible at this budget are tried.
     candidates = [
@@ -508,7 +510,7 @@ def _auto_beta(
                 )
             ]
             results[beta] = probe_accuracy(
-                np.asarray(X[pick]), labels[pick], X_val, labels[val], device=device
+                pages.take(pick), labels[pick], X_val, labels[val], device=device
             )
             best = max(results, key=lambda b: (results[b], -b))
             bar.set_postfix(beta=beta, accuracy=results[beta], best=best)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .._threads import invariant_sum, retune_threads
-from .._utils import progress, release_pages, rows_to_device
+from .._utils import PageReleaser, progress, release_pages, rows_to_device
 
 # The streamed mini-batch path stops once a pass over the data lowers the inertia
 # (sum of squared distances to the nearest centre) by less than this fraction.
@@ -20,7 +20,8 @@ def _fit_torch_lloyd(X, k, seed, device, *, n_init, max_iter, sample_size, verbo
     """Lloyd k-means in torch on ``device``: k-means++ on a sample, then full passes."""
     rng = np.random.RandomState(seed)
     n = X.shape[0]
-    S = rows_to_device(X, _seeding_sample(n, sample_size, rng), device)
+    sample = PageReleaser(X).take(_seeding_sample(n, sample_size, rng))
+    S = rows_to_device(sample, slice(None), device)
     centers = _seed_on_sample(S, k, rng, n_init=n_init, max_iter=max_iter, verbose=verbose)
     blocks = _device_blocks(X, device)
     bar = progress(None, f"k-means K={k}, passes over {n} rows", verbose)

@@ -21,7 +21,6 @@ from .._utils import (
     progress,
     reject_sparse,
     resolve_device,
-    rows_to_device,
     streamed_finite_check,
 )
 from .._validation import (
@@ -262,7 +261,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         batch = min(n, max(self.batch_size, k))
         sample = _seeding_sample(n, 3 * max(self.batch_size, k), rng)
         centers = _seed_on_sample(
-            rows_to_device(X, sample, torch.device("cpu")),
+            torch.from_numpy(PageReleaser(X).take(sample)).float(),
             k,
             rng,
             n_init=n_init,
@@ -289,8 +288,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
                 for start in range(0, n, batch):
                     # Sorted rows read a memory map front to back; the batch stays random.
                     rows = np.sort(order[start : start + batch])
-                    mbk.partial_fit(np.ascontiguousarray(X[rows], dtype=np.float32))
-                    pages.read(rows.size)
+                    mbk.partial_fit(np.ascontiguousarray(pages.take(rows), dtype=np.float32))
                 centers = mbk.cluster_centers_
                 previous = inertia
                 labels, inertia = _assign_blocks(X, centers)
