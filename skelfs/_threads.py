@@ -42,7 +42,7 @@ _BUSY_FRACTION = 0.3
 _ACTIVE = contextvars.ContextVar("skelfs_thread_governor", default=None)
 #: mkl_cbwr.h's flag for the strict mode, in what ``mkl_cbwr_get(MKL_CBWR_ALL)`` returns.
 _MKL_CBWR_STRICT = 0x10000
-_WARNED_BLAS = False
+_BLAS_CHECKED = False
 
 
 def mkl_strict_mode():
@@ -64,11 +64,11 @@ def mkl_strict_mode():
 
 
 def warn_unless_reproducible_blas():
-    """Warn once per process when torch's MKL runs outside its strict mode."""
-    global _WARNED_BLAS
-    if _WARNED_BLAS:
+    """Check once per process whether torch's MKL runs in its strict mode; warn if not."""
+    global _BLAS_CHECKED
+    if _BLAS_CHECKED:
         return
-    _WARNED_BLAS = True
+    _BLAS_CHECKED = True
     if mkl_strict_mode() is False:
         import warnings
 

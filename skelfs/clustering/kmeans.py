@@ -21,6 +21,7 @@ from .._utils import (
     progress,
     reject_sparse,
     resolve_device,
+    rows_to_device,
     streamed_finite_check,
 )
 from .._validation import (
@@ -261,7 +262,7 @@ class KMeansClusterer(ValidatedParamsMixin, ClusterMixin, BaseEstimator):
         batch = min(n, max(self.batch_size, k))
         sample = _seeding_sample(n, 3 * max(self.batch_size, k), rng)
         centers = _seed_on_sample(
-            torch.from_numpy(PageReleaser(X).take(sample)).float(),
+            rows_to_device(PageReleaser(X).take(sample), slice(None), torch.device("cpu")),
             k,
             rng,
             n_init=n_init,
