@@ -145,6 +145,48 @@ def test_kmeans_does_not_depend_on_the_thread_count(n, algorithm):
     assert fits[0].n_iter_ == fits[1].n_iter_
 
 
+def test_deep_clusterer_does_not_depend_on_the_thread_count():
+    # The student's softmax: on an AVX-512 host torch's softmax backward rounded
+    # differently on 1 and 2 threads (the loss curve differed in its last bits).
+    from sklearn.datasets import make_blobs
+
+    from skelfs import DeepClusterer
+
+    X, _ = make_blobs(2000, centers=40, n_features=32, cluster_std=4.0, random_state=0)
+    X = X.astype(np.float32)
+    fits = [
+        DeepClusterer(n_clusters=40, epochs=5, random_state=0, n_jobs=n_jobs).fit(X)
+        for n_jobs in (1, 2)
+    ]
+    np.testing.assert_array_equal(fits[0].loss_curve_, fits[1].loss_curve_)
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+
+
+@pytest.mark.parametrize("n, d, batch_size", [(2821, 32, 50), (600, 1024, 16)])
+def test_sharded_dynamics_do_not_depend_on_the_thread_count(monkeypatch, n, d, batch_size):
+    # The distributed loop steps through autograd and torch's SGD on every batch, short
+    # ones included (a worker's share of a step): d = 1024 differed outside MKL's strict
+    # mode on an Intel host.
+    from skelfs.distributed import select_shard, stages
+
+    shipped, scores = stages.sharded_dynamics, []
+
+    def recorded(*args, **kwargs):
+        scores.append(shipped(*args, **kwargs))
+        return scores[-1]
+
+    monkeypatch.setattr(stages, "sharded_dynamics", recorded)
+    X = np.random.default_rng(0).standard_normal((n, d)).astype(np.float32)
+    scorer = DynamicsScorer(epochs=3, batch_size=batch_size)
+    selections = []
+    for threads in (1, 2):
+        with limit_threads(threads):
+            selections.append(select_shard(X, budget=0.1, scorer=scorer, device="cpu"))
+    np.testing.assert_array_equal(selections[0], selections[1])
+    for name in scores[0]:
+        np.testing.assert_array_equal(scores[0][name], scores[1][name], err_msg=name)
+
+
 def test_probe_does_not_depend_on_the_thread_count():
     # Its gradient X^T residual sums over every training row: MKL split a 3000-long
     # inner dimension across threads (16 x 10 output) outside its strict mode.

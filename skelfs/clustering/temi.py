@@ -99,8 +99,10 @@ def _temi_loss(s_a, s_b, t_a, t_b, prior, temp_student, temp_teacher, beta):
     """
     import torch
 
-    ps_a = torch.softmax(s_a / temp_student, dim=-1)
-    ps_b = torch.softmax(s_b / temp_student, dim=-1)
+    # exp(log_softmax), not softmax: on an AVX-512 CPU, softmax's backward kernel
+    # rounds differently with 1 and 2 threads, and log_softmax's and exp's do not.
+    ps_a = torch.exp(torch.log_softmax(s_a / temp_student, dim=-1))
+    ps_b = torch.exp(torch.log_softmax(s_b / temp_student, dim=-1))
     with torch.no_grad():
         qt_a = torch.softmax(t_a / temp_teacher, dim=-1)
         qt_b = torch.softmax(t_b / temp_teacher, dim=-1)
