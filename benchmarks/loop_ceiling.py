@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from scale import _matmul_gflops, ensure_data, machine_info  # noqa: E402
+from scale import _matmul_gflops, ensure_data, machine_info, proxy_loop_flops  # noqa: E402
 
 VARIANTS = ("loop", "gemms only")
 
@@ -101,7 +101,7 @@ def main(argv=None):
     path = ensure_data(Path(args.workdir), args.n, args.dim, seed=0)
     X = np.load(path, mmap_mode="r")
     y = np.random.default_rng(0).integers(args.n_classes, size=args.n)
-    flops = 4.0 * args.n * args.dim * args.n_classes * args.epochs
+    flops = proxy_loop_flops(args.n, args.dim, args.n_classes, args.epochs)
     runs = {v: [] for v in VARIANTS}
     with limit_threads(None):
         for r in range(args.repeats):  # interleaved, so drift of the host hits all alike

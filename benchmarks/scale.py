@@ -161,6 +161,12 @@ def machine_info():
     }
 
 
+def proxy_loop_flops(n, d, k, epochs):
+    """FLOPs of the linear proxy head's matrix products: per epoch and row, the logits
+    (2 d K) and the weight gradient (2 d K); the per-row softmax and update not counted."""
+    return 4.0 * n * d * k * epochs
+
+
 def matmul_gflops(n_jobs=None, repeats=50):
     """Practical float32 matmul speed: 4096x768 @ 768x512, torch, ``n_jobs`` threads."""
     import torch
@@ -261,7 +267,7 @@ def _run_stage(stage, path, setting, workdir, n_jobs):
         scores = scorer.fit(X, labels).scores_
         np.save(f"{stem}_scores.npy", scores)
         k = np.unique(labels).size
-        flops = 4.0 * n * d * k * scorer.epochs_
+        flops = proxy_loop_flops(n, d, k, scorer.epochs_)
         out["train_s"] = train_time[0]
         out["gflops"] = flops / train_time[0] / 1e9
         out["matmul_gflops"] = sum(beside) / len(beside)

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-from scale import _matmul_gflops, ensure_data  # noqa: E402
+from scale import _matmul_gflops, ensure_data, proxy_loop_flops  # noqa: E402
 
 from skelfs import DoubleEndPruner, DynamicsScorer, KMeansClusterer  # noqa: E402
 from skelfs._utils import floor_count  # noqa: E402
@@ -101,7 +101,7 @@ def main():
             )
         for batch_size in args.batch_sizes:
             s, t = scores(5, 0, batch_size=batch_size)
-            gflops = 4.0 * n * X.shape[1] * k * 5 / t / 1e9
+            gflops = proxy_loop_flops(n, X.shape[1], k, 5) / t / 1e9
             print(
                 f"| {n:,} | 5 epochs, batch {batch_size} ({gflops:.0f} GFLOP/s; matmul "
                 f"{_matmul_gflops(torch, 50):.0f}) | {t:.1f} | {spearmanr(full, s)[0]:.3f} | "

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._utils import caller_stacklevel
+
 #: Shortest interval between two measurements; shorter ones are mostly noise.
 RETUNE_SECONDS = 0.5
 #: Other processes' CPU use is rounded up from this fraction of a core: a core they
@@ -83,7 +85,7 @@ def warn_unless_reproducible_blas():
             "and on the machine's load. Import skelfs before running torch matmuls, or "
             "start Python with MKL_CBWR=AUTO,STRICT.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 

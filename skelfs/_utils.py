@@ -492,6 +492,20 @@ def resident_file_bytes():
     return status_bytes("RssFile")
 
 
+def caller_stacklevel():
+    """The ``stacklevel`` that makes a warning raised by the calling function point at
+    the first frame outside skelfs (and ``contextlib``): the user's ``fit`` call,
+    however deep in skelfs' own calls the warning is raised."""
+    import contextlib
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    internal = (package, os.path.dirname(contextlib.__file__) + os.sep + "contextlib.py")
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class PageReleaser:
     """Release a memory map's pages once scattered row reads have made about
     ``max_bytes`` of it resident.

@@ -53,7 +53,14 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._utils import check_embeddings, draw_seed, progress, release_pages, resolve_device
+from ._utils import (
+    caller_stacklevel,
+    check_embeddings,
+    draw_seed,
+    progress,
+    release_pages,
+    resolve_device,
+)
 
 BACKENDS = ("auto", "exact", "faiss", "pynndescent")
 
@@ -278,7 +285,7 @@ def _choose_backend(n_samples, device):
         f"this may take hours on CPU. Install faiss-cpu or pynndescent (pip install "
         f"skelfs[knn]) for a fast approximate search.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=caller_stacklevel(),
     )
     return "exact"
 

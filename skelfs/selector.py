@@ -21,6 +21,7 @@ from ._threads import retune_threads
 from ._utils import (
     PageReleaser,
     Stages,
+    caller_stacklevel,
     check_beta,
     check_n_clusters,
     draw_seed,
@@ -306,7 +307,7 @@ class ELFSSelector(BaseSelector):
                 "all rows fell into one pseudo-label cluster (are the rows identical?); "
                 "difficulty is undefined, so the selection is uniform at random.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
         idx, beta, auto_scores = self._prune(
             Z, labels, scores, n_select, pruner, wanted_beta, rng, stages=stages

@@ -199,8 +199,9 @@ def test_feature_extractor_applied_first(pool):
 
 def test_identical_and_duplicate_rows_still_give_exactly_the_budget():
     X = np.ones((50, 4))
-    with pytest.warns(UserWarning, match="one pseudo-label cluster"):
+    with pytest.warns(UserWarning, match="one pseudo-label cluster") as caught:
         sel = ELFSSelector(budget=7, random_state=0).fit(X)
+    assert caught[0].filename == __file__  # the user's fit call, not skelfs' insides
     assert sel.n_selected_ == 7 and np.unique(sel.sample_indices_).size == 7
     assert sel.scorer_ is None and np.all(sel.scores_ == 0)
     X = np.repeat(np.random.RandomState(0).rand(5, 4), 10, axis=0)  # 5 rows, 10 copies each

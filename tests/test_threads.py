@@ -243,6 +243,8 @@ def test_a_fit_warns_once_when_mkl_started_outside_strict_mode():
     )
     _, err = _python(code)
     assert err.count("RuntimeWarning: torch's MKL started before skelfs") == 1
+    # It points at the user's fit call (line 8 of the code), not into skelfs.
+    assert "<string>:8: RuntimeWarning" in err
     _, err = _python(code, MKL_CBWR="AUTO,STRICT")
     assert "RuntimeWarning" not in err
     _, err = _python(code.replace("torch.randn(64, 64) @ torch.randn(64, 64)", ""), MKL_CBWR="AUTO")
