@@ -8,6 +8,7 @@ import numbers
 import os
 import sys
 import time
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -506,13 +507,75 @@ def caller_stacklevel():
     return level
 
 
+class _FileRows:
+    """Rows of a memory-mapped array read with ``pread`` from its file, not through the map.
+
+    A scattered read through a map makes each touched row's page-cache folio resident
+    (75 kB to 2 MB per 768-byte row on Linux 6.18, by the state of the cache), and
+    unmapping and faulting them in again cost about 4-6 us a row on the Intel host;
+    ``os.preadv`` copies the row's bytes out of the page cache in about 2.5 us and maps
+    nothing. :meth:`open` returns None where this cannot be used (no ``os.preadv``, rows
+    that are not contiguous bytes of one file, a file that no longer holds the map's
+    bytes), and the caller reads through the map.
+    """
+
+    def __init__(self, X, name, fd, first):
+        self.X, self.name, self.fd, self.first = X, name, fd, first
+        self.row_bytes = X.shape[1] * X.itemsize
+        weakref.finalize(self, os.close, fd)
+
+    @classmethod
+    def open(cls, X, mapped):
+        handle = getattr(mapped, "_mmap", None)
+        name = getattr(mapped, "filename", None)  # a str or a Path (None: a file object)
+        if (
+            not hasattr(os, "preadv")
+            or handle is None
+            or not isinstance(name, (str, os.PathLike))
+            or X.ndim != 2
+            or X.shape[0] == 0
+            or X.strides[0] <= 0
+            or X.strides[1] != X.itemsize
+        ):
+            return None
+        try:
+            origin = np.frombuffer(handle, dtype=np.uint8).ctypes.data
+            # np.memmap maps from the offset rounded down to the allocation granularity.
+            start = mapped.offset - mapped.offset % mmap.ALLOCATIONGRANULARITY
+            fd = os.open(name, os.O_RDONLY)
+        except (OSError, ValueError, BufferError):
+            return None
+        reader = cls(X, name, fd, start + (X.ctypes.data - origin))
+        # The file at that path must still be the one mapped (not replaced since).
+        ends = np.array([0, X.shape[0] - 1])
+        try:
+            same = np.array_equal(reader(ends), np.asarray(X[ends]))
+        except OSError:
+            same = False
+        return reader if same else None
+
+    def __call__(self, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        n = self.X.shape[0]
+        if rows.size and (rows.min() < -n or rows.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        rows = np.where(rows < 0, rows + n, rows)
+        out = np.empty((rows.size, self.X.shape[1]), dtype=self.X.dtype)
+        buf, size, preadv = memoryview(out).cast("B"), self.row_bytes, os.preadv
+        for i, at in enumerate((self.first + rows * self.X.strides[0]).tolist()):
+            if preadv(self.fd, [buf[i * size : (i + 1) * size]], at) != size:
+                raise OSError(f"short read from {self.name}: the file shrank")
+        return out
+
+
 class PageReleaser:
-    """Release a memory map's pages once scattered row reads have made about
-    ``max_bytes`` of it resident.
+    """Scattered row reads of a memory map that keep it out of the resident set.
 
     Reads of scattered rows (a shuffled epoch, mini-batches) leave every page they touch
-    resident, so over an epoch the whole map enters the process's RSS. ``read(n_rows)``
-    is called after each read; once the pages it made resident reach ``max_bytes`` it
+    resident, so over an epoch the whole map enters the process's RSS. :meth:`take`
+    reads rows without mapping them where it can (``pread`` from the file:
+    :class:`_FileRows`). Elsewhere it reads through the map in slices and calls
+    ``read(n_rows)`` after each; once the pages it made resident reach ``max_bytes`` it
     calls :func:`release_pages` on the whole map, and re-reading a released page then
     costs a minor fault from the page cache. A no-op for arrays that are not shared file
     maps.
@@ -522,39 +585,44 @@ class PageReleaser:
     6.18 one scattered 768-byte row read mapped about 270 kB, a whole page-cache folio).
     Where the measure is missing, every row counts as ``max(row bytes, 256 kB)``.
 
-    The default budget: none (never release) for a map of at most a quarter of the
-    machine's memory, which stays resident and is never re-read; an eighth of the
-    memory for a larger map, which bounds its share of RSS (issue 16: 10M x 384 float16,
-    a 7.7 GB map on a 24 GB machine).
+    The default budget: none (never release, read through the map) for a map of at most
+    a quarter of the machine's memory, which stays resident and is never re-read; an
+    eighth of the memory for a larger map, which bounds its share of RSS (issue 16: 10M x
+    384 float16, a 7.7 GB map on a 24 GB machine).
     """
 
     # Bytes a scattered row read is assumed to map where RssFile cannot be read.
     FAULT_BYTES = 2**18
-    # Rows per slice of :meth:`take`: one scattered read maps up to a 2 MB folio per row
-    # (Linux 6.18 on the Intel host: 4,096 rows of a 7.7 GB map made 4.2 GB resident), so
-    # a slice adds at most about 0.5 GB before the budget is checked again.
+    # Rows per slice of :meth:`take` through the map: one scattered read maps up to a
+    # 2 MB folio per row (Linux 6.18 on the Intel host: 4,096 rows of a 7.7 GB map made
+    # 4.2 GB resident), so a slice adds at most about 0.5 GB before the budget is checked.
     TAKE_ROWS = 256
 
     def __init__(self, X, max_bytes=None):
         self.X = X
-        self.active = _shared_file_map(X) is not None
+        mapped = _shared_file_map(X)
+        self.active = mapped is not None
         if max_bytes is None:
             ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             fits = self.active and X.shape[0] * abs(X.strides[0]) <= ram // 4
             max_bytes = float("inf") if fits else max(2**28, ram // 8)
         self.max_bytes = max_bytes
-        if self.active and max_bytes != float("inf"):
+        budgeted = self.active and max_bytes != float("inf")
+        self.file_rows = _FileRows.open(X, mapped) if budgeted else None
+        if budgeted:
             release_pages(X)  # growth is measured from here: start from none of the map
         self.baseline = resident_file_bytes() if self.active else None
         self.row_bytes = max(X.strides[0], self.FAULT_BYTES) if self.active else 0
         self.touched = 0
 
     def take(self, rows):
-        """``X[rows]`` (an index array) as an ndarray, read in slices of
-        :attr:`TAKE_ROWS` rows with :meth:`read` after each where pages are released, so
-        one large scattered read cannot map the whole file at once."""
+        """``X[rows]`` (an index array) as a new ndarray. Where pages are budgeted, read
+        with ``pread`` (nothing mapped) or else in slices of :attr:`TAKE_ROWS` rows with
+        :meth:`read` after each, so one large scattered read cannot map the whole file."""
         if not self.active or self.max_bytes == float("inf"):
             return np.asarray(self.X[rows])
+        if self.file_rows is not None:
+            return self.file_rows(rows)
         out = np.empty((len(rows),) + self.X.shape[1:], dtype=self.X.dtype)
         for start in range(0, len(rows), self.TAKE_ROWS):
             part = rows[start : start + self.TAKE_ROWS]

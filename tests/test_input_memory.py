@@ -6,6 +6,7 @@ Each fit uses one thread (``n_jobs=1``): tiny mini-batches on an oversubscribed 
 machine otherwise spend most of their time in thread hand-offs.
 """
 
+import os
 import sys
 import tracemalloc
 
@@ -289,11 +290,17 @@ def test_release_pages_drops_a_read_memmap_from_the_resident_set(tmp_path):
 @pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
 )
-def test_proxy_training_keeps_a_memmap_out_of_the_resident_set(tmp_path, monkeypatch):
-    # Shuffled epochs touch every page of the map; PageReleaser drops them as it goes,
-    # so the map's resident pages stay near its byte budget, not the 40 MB map.
+@pytest.mark.parametrize("pread", [True, False])
+def test_proxy_training_keeps_a_memmap_out_of_the_resident_set(tmp_path, monkeypatch, pread):
+    # Shuffled epochs touch every page of the map. With a byte budget, PageReleaser reads
+    # rows with pread (nothing mapped) or, without it, drops the pages as it goes: the
+    # map's resident pages stay near the budget, not the 40 MB map.
+    import skelfs._utils as utils
     from skelfs import dynamics
     from skelfs._utils import PageReleaser
+
+    if not pread:
+        monkeypatch.delattr(utils.os, "preadv", raising=False)
 
     path = tmp_path / "pool.npy"
     np.save(path, np.random.default_rng(0).standard_normal((10_000, 1000), dtype=np.float32))
@@ -308,13 +315,13 @@ def test_proxy_training_keeps_a_memmap_out_of_the_resident_set(tmp_path, monkeyp
 
     monkeypatch.setattr(dynamics._RunningDynamics, "update", watching_update)
     scores = {}
-    for budget in (4 * 2**20, 2**40):
+    for budget in (4 * 2**20, float("inf")):
         monkeypatch.setattr(dynamics, "PageReleaser", lambda X, b=budget: PageReleaser(X, b))
         peak["rss"] = 0
         scorer = DynamicsScorer(epochs=2, batch_size=500, n_jobs=1, random_state=0)
         scores[budget] = scorer.fit(X, y).scores_
         if budget < 2**30:
-            assert peak["rss"] < 25e6  # the budget plus one chunk's pages
+            assert peak["rss"] < (1e6 if pread else 25e6)  # the budget plus one chunk's pages
         else:
             assert peak["rss"] > 35e6  # without releases the whole map stays resident
     np.testing.assert_array_equal(*scores.values())  # same values either way
@@ -323,11 +330,14 @@ def test_proxy_training_keeps_a_memmap_out_of_the_resident_set(tmp_path, monkeyp
 @pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the resident set from /proc"
 )
-def test_page_releaser_take_reads_scattered_rows_in_slices_within_the_budget(tmp_path):
+def test_page_releaser_take_reads_scattered_rows_in_slices_within_the_budget(tmp_path, monkeypatch):
     # One scattered read can map a whole page-cache folio per row (2 MB on the Intel
-    # host: 4,096 rows of a 7.7 GB map made 4.2 GB resident), so take() reads slices and
-    # checks the budget after each: the map's resident pages stay near the budget.
+    # host: 4,096 rows of a 7.7 GB map made 4.2 GB resident). Without pread, take()
+    # reads slices and checks the budget after each: the resident pages stay near it.
+    import skelfs._utils as utils
     from skelfs._utils import PageReleaser
+
+    monkeypatch.delattr(utils.os, "preadv", raising=False)
 
     path = tmp_path / "pool.npy"
     data = np.random.default_rng(0).standard_normal((10_000, 1000), dtype=np.float32)
@@ -344,11 +354,50 @@ def test_page_releaser_take_reads_scattered_rows_in_slices_within_the_budget(tmp
         original_read(n_rows)
 
     pages.read = watching_read
+    assert pages.file_rows is None
     np.testing.assert_array_equal(pages.take(rows), data[rows])
     assert peak["rss"] < 10e6  # the budget plus one slice's pages, not the 40 MB map
     unbudgeted = PageReleaser(X, float("inf"))
     np.testing.assert_array_equal(unbudgeted.take(rows), data[rows])
     assert _mapped_resident_bytes(path) > 20e6  # read at once, the pages stay
+
+
+@pytest.mark.skipif(not hasattr(os, "preadv"), reason="os.preadv is POSIX-only")
+def test_page_releaser_take_reads_rows_from_the_file_without_mapping_them(tmp_path):
+    # Where pages are budgeted, take() copies rows out of the file with pread: the same
+    # values as indexing the map, and none of the map's pages become resident.
+    from skelfs._utils import PageReleaser
+
+    path = tmp_path / "pool.npy"
+    data = np.random.default_rng(0).standard_normal((10_000, 1000)).astype(np.float16)
+    np.save(path, data)
+    X = np.load(path, mmap_mode="r")
+    rows = np.sort(np.random.default_rng(1).choice(10_000, 6_000, replace=False))
+    pages = PageReleaser(X, 4 * 2**20)
+    assert pages.file_rows is not None
+    np.testing.assert_array_equal(pages.take(rows), data[rows])
+    assert _mapped_resident_bytes(path) < 1e6  # nothing read through the map stays
+    np.testing.assert_array_equal(pages.take(np.array([-1, 0, 9_999])), data[[-1, 0, 9_999]])
+    with pytest.raises(IndexError, match="out of range"):
+        pages.take(np.array([10_000]))
+    for view, expected in ((X[5:, 3:700], data[5:, 3:700]), (X[::3], data[::3])):
+        some = np.arange(0, view.shape[0], 7)
+        np.testing.assert_array_equal(PageReleaser(view, 2**20).take(some), expected[some])
+
+
+def test_page_releaser_reads_through_the_map_once_its_file_is_replaced(tmp_path):
+    # pread opens the map's path: a file written there since holds other bytes, so the
+    # rows are read through the map, which still sees the old file.
+    from skelfs._utils import PageReleaser
+
+    path = tmp_path / "pool.npy"
+    np.save(path, np.ones((2_000, 256), dtype=np.float32))
+    X = np.load(path, mmap_mode="r")
+    np.save(tmp_path / "new.npy", np.zeros((2_000, 256), dtype=np.float32))
+    os.replace(tmp_path / "new.npy", path)
+    pages = PageReleaser(X, 2**20)
+    assert pages.file_rows is None
+    assert np.all(pages.take(np.arange(0, 2_000, 9)) == 1.0)
 
 
 def _mapped_resident_bytes(path):
